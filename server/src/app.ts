@@ -1,0 +1,133 @@
+import 'reflect-metadata';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config';
+import { initOrm, migrateUp } from './db/orm';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded';
+import { seedDemoIfEmpty } from './db/seed/demo';
+import { buildSchema } from './graphql/schema';
+import { startHttpServer, type HttpServer } from './http/server';
+import type { Logger } from './observability/logger';
+import { Metrics } from './observability/metrics';
+import type { EventBus } from './realtime/bus/event-bus';
+import { InProcessBus } from './realtime/bus/in-process';
+import { createRedisBus } from './realtime/bus/redis';
+import { createServices, type Services } from './services';
+import { Hub } from './realtime/hub';
+import { Dashboards } from './realtime/dashboards';
+import { WakeupSubscriber } from './realtime/wakeups';
+import { pruneEvents } from './realtime/event-log';
+import { systemClock, type Clock } from './shared/clock';
+import { TENANT_FILTER } from './db/tenant';
+import type { DeliveryStatus } from './modules/inbox/thread.entity';
+import type { ChannelProvider } from './modules/inbox/channel';
+
+export interface Switchboard {
+  url: string;
+  port: number;
+  orm: MikroORM;
+  bus: EventBus;
+  services: Services;
+  http: HttpServer;
+  metrics: Metrics;
+  hub: Hub;
+  /** Drains requests, closes websockets (1001), the bus, the database and the embedded Postgres. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Query hook (tests count SQL statements). */
+  onQuery?: (sql: string) => void;
+  /** Tests skip migrating when the database was cloned from a migrated template. */
+  migrate?: boolean;
+  channel?: ChannelProvider;
+}
+
+/** Builds and starts the whole server from a validated config. */
+export async function startSwitchboard(config: Config, opts: StartOptions): Promise<Switchboard> {
+  const { logger } = opts;
+  const cleanup: Array<() => Promise<void>> = [];
+  const runCleanup = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch((err) => logger.warn({ err }, 'cleanup step failed'));
+    cleanup.length = 0;
+  };
+  try {
+    let databaseUrl: string | undefined = config.databaseUrl;
+    let embedded: EmbeddedPostgres | undefined;
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+      cleanup.push(() => embedded!.stop());
+      databaseUrl = embedded.url;
+      logger.info({ dataDir: config.dataDir }, 'no DATABASE_URL: started the embedded Postgres');
+    }
+
+    const orm = await initOrm({ databaseUrl, logger: logger.child({ component: 'orm' }), onQuery: opts.onQuery });
+    cleanup.push(() => orm.close(true));
+    if (opts.migrate !== false) {
+      const applied = await migrateUp(orm);
+      if (applied.length) logger.info({ applied }, 'applied migrations');
+    }
+
+    const clock = opts.clock ?? systemClock;
+    const services = createServices({
+      clock,
+      sessionTtlMs: config.sessionTtlHours * 3_600_000,
+      logger: logger.child({ component: 'services' }),
+      publicUrl: config.publicUrl,
+      smtpUrl: config.smtpUrl,
+      channel: opts.channel,
+    });
+    // Delivery receipts from the channel move message statuses forward (idempotently).
+    services.channel.onReceipt((receipt) => {
+      const em = orm.em.fork({ clear: true, useContext: false });
+      em.setFilterParams(TENANT_FILTER, { organizationId: receipt.organizationId });
+      services.messaging
+        .applyReceipt(em, receipt.providerMessageId, receipt.status as DeliveryStatus, receipt.error)
+        .catch((err) => logger.warn({ err }, 'could not apply a delivery receipt'));
+    });
+    if (config.seedDemo) await seedDemoIfEmpty(orm, services, logger);
+
+    let bus: EventBus;
+    if (config.redisUrl) {
+      bus = await createRedisBus(config.redisUrl, logger.child({ component: 'redis' }));
+    } else {
+      bus = new InProcessBus();
+      logger.info('no REDIS_URL: in-process event bus (one server process)');
+    }
+    cleanup.push(() => bus.close());
+
+    const metrics = new Metrics();
+    // One tailer per process reads the event log and fans events out to this process's subscribers.
+    const hub = new Hub(orm, bus, logger.child({ component: 'hub' }));
+    await hub.start();
+    cleanup.push(() => hub.stop());
+    orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => void hub.publishWakeups(workspaces)));
+    services.team.onAccessChanged((organizationId, userId) => void hub.publishAccessChanged(organizationId, userId));
+    const pruneTimer = setInterval(() => {
+      pruneEvents(orm.em.fork(), config.eventRetentionDays).catch((err) => logger.warn({ err }, 'event pruning failed'));
+    }, 3_600_000);
+    pruneTimer.unref();
+    cleanup.push(async () => clearInterval(pruneTimer));
+
+    const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm, hub) };
+    const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
+    cleanup.push(() => http.stop());
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: http.url,
+      port: http.port,
+      orm,
+      bus,
+      services,
+      http,
+      metrics,
+      hub,
+      stop: () => (stopped ??= runCleanup()),
+    };
+  } catch (err) {
+    await runCleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Environment schema, validated once at start. A bad value stops the process with one line naming the
+ * variable: operators should never have to read a stack trace to find a typo in their environment.
+ */
+export type NodeEnv = 'development' | 'production' | 'test';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  port: number;
+  host: string;
+  /** Unset means: run the embedded Postgres under dataDir. */
+  databaseUrl: string | undefined;
+  /** Unset means: in-process event bus (one server process only). */
+  redisUrl: string | undefined;
+  logLevel: LogLevel;
+  publicUrl: string;
+  /** Origins allowed to open websockets and send credentialed requests; empty = same host only. */
+  allowedOrigins: string[];
+  dataDir: string;
+  /** Serve the GraphQL IDE at /graphql for browsers. Defaults to on outside production. */
+  ide: boolean;
+  introspection: boolean;
+  sessionTtlHours: number;
+  smtpUrl: string | undefined;
+  /** Load the demo organization on first start (zero-setup runs default to on). */
+  seedDemo: boolean;
+  shutdownTimeoutMs: number;
+  eventRetentionDays: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`invalid ${variable}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
+  }
+  if (!parsed.hostname) throw new ConfigError(name, 'the URL names no host');
+  return raw;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+  const port = int(env, 'PORT', 4000, 0, 65535);
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`;
+  const origins = (str(env, 'ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const o of origins) url({ ALLOWED_ORIGINS: o }, 'ALLOWED_ORIGINS', ['http:', 'https:']);
+  const ide = bool(env, 'GRAPHQL_IDE', !production);
+  return {
+    nodeEnv,
+    port,
+    host,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    publicUrl,
+    allowedOrigins: [new URL(publicUrl).origin, ...origins],
+    dataDir: str(env, 'DATA_DIR') ?? '.data',
+    ide,
+    // Introspection follows the IDE (it needs it) and is off in production unless asked for explicitly.
+    introspection: bool(env, 'GRAPHQL_INTROSPECTION', ide),
+    sessionTtlHours: int(env, 'SESSION_TTL_HOURS', 24 * 14, 1, 24 * 365),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    seedDemo: bool(env, 'SEED_DEMO', !production),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 8000, 100, 60000),
+    eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', 7, 1, 365),
+  };
+}

@@ -1,0 +1,36 @@
+import { Organization, Workspace } from '../modules/identity/organization.entity';
+import { CustomRole, Membership, User } from '../modules/identity/user.entity';
+import { ApiKey, Invitation, OutboxMail, Session } from '../modules/identity/credentials.entity';
+import { AgentGroup, AgentGroupMember, AuditLogEntry } from '../modules/identity/team.entity';
+import { Contact, OptOut } from '../modules/inbox/contact.entity';
+import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/inbox/thread.entity';
+import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings } from '../modules/inbox/catalogue.entity';
+
+/** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
+export const ENTITIES: Function[] = [
+  Organization,
+  Workspace,
+  User,
+  Membership,
+  CustomRole,
+  Session,
+  ApiKey,
+  Invitation,
+  OutboxMail,
+  AgentGroup,
+  AgentGroupMember,
+  AuditLogEntry,
+  Contact,
+  OptOut,
+  Thread,
+  Message,
+  Note,
+  ReadCursor,
+  AssignmentEvent,
+  Tag,
+  ThreadTag,
+  Template,
+  WorkspaceSettings,
+  KeywordRule,
+  KeywordAlert,
+];

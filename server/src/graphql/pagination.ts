@@ -1,0 +1,79 @@
+import { Field, ObjectType, type ClassType } from 'type-graphql';
+import { badInput } from './errors';
+import { LIMITS } from './limits';
+import { Public } from './auth';
+
+@ObjectType({ description: 'Relay page information.' })
+@Public('describes a page whose edges are each guarded by their own type')
+export class PageInfo {
+  @Field()
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface Connection<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfo;
+}
+
+/**
+ * A Relay connection type for T. Edges and pageInfo are public containers: the nodes carry their type's @auth.
+ */
+export function ConnectionType<T extends object>(node: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`)
+  @Public('an edge holds a node that carries its own @auth')
+  class EdgeType {
+    @Field()
+    cursor!: string;
+
+    @Field(() => node)
+    node!: T;
+  }
+
+  @ObjectType(`${name}Connection`)
+  @Public('a page of nodes that carry their own @auth')
+  class ConnectionClass {
+    @Field(() => [EdgeType])
+    edges!: EdgeType[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+  }
+  return ConnectionClass as ClassType<Connection<T>>;
+}
+
+/** Keyset cursors: the sort key of the last row, opaque to clients (base64url JSON). */
+export function encodeCursor(key: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | null | undefined, arity: number): unknown[] | null {
+  if (cursor === null || cursor === undefined) return null;
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === 'string' || typeof k === 'number')) return key;
+  } catch {
+    // fall through
+  }
+  throw badInput('Invalid cursor', { field: 'after' });
+}
+
+export function pageSize(first: number | null | undefined, fallback = 20): number {
+  const n = first ?? fallback;
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.maxPageSize) throw badInput(`first must be 1..${LIMITS.maxPageSize}`, { field: 'first' });
+  return n;
+}
+
+/** Builds a connection from rows fetched with limit + 1 (the extra row only says whether there is more). */
+export function toConnection<T>(rows: T[], size: number, keyOf: (row: T) => unknown[]): Connection<T> {
+  const page = rows.slice(0, size);
+  const edges = page.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
+  return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+}

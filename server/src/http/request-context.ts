@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { RequestContext, Principal } from '../graphql/context';
+import { ErrorCode } from '../graphql/errors';
+import { TENANT_FILTER } from '../db/tenant';
+import type { Logger } from '../observability/logger';
+import type { Services } from '../services';
+import type { LiveDeps } from '../realtime/live';
+
+export interface ContextDeps {
+  orm: MikroORM;
+  services: Services;
+  logger: Logger;
+  live?: LiveDeps;
+}
+
+/** "Bearer <token>" (or the bare token, as graphql-ws clients often send it) -> token. */
+export function bearerToken(header: unknown): string | null {
+  if (typeof header !== 'string') return null;
+  const trimmed = header.trim();
+  const match = /^Bearer\s+(\S+)$/i.exec(trimmed);
+  if (match) return match[1]!;
+  return /^\S+$/.test(trimmed) && trimmed.length > 0 ? trimmed : null;
+}
+
+export function invalidCredential(): GraphQLError {
+  return new GraphQLError('The credential is invalid, expired or revoked', {
+    extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+  });
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+export function requestIdFrom(header: unknown): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * The one way a request context is made, for HTTP requests and graphql-ws operations alike: a fresh
+ * EntityManager fork, the principal (already authenticated, or authenticated here from a token).
+ */
+export async function buildContext(
+  deps: ContextDeps,
+  input: { requestId: string; clientAddress: string; token: string | null; principal?: Principal | null; credential?: string },
+): Promise<RequestContext> {
+  const em = deps.orm.em.fork({ clear: true, useContext: false });
+  let principal = input.principal ?? null;
+  if (principal) {
+    em.setFilterParams(TENANT_FILTER, { organizationId: principal.organizationId });
+  } else if (input.token) {
+    principal = await deps.services.authentication.authenticate(em, input.token);
+    if (!principal) throw invalidCredential();
+  }
+  return {
+    requestId: input.requestId,
+    em,
+    principal,
+    services: deps.services,
+    logger: deps.logger.child({ requestId: input.requestId }),
+    clientAddress: input.clientAddress,
+    memo: new Map(),
+    credential: input.credential ?? input.token ?? undefined,
+    live: deps.live,
+  };
+}

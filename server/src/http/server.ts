@@ -1,0 +1,219 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config';
+import type { RequestContext } from '../graphql/context';
+import { formatError } from '../graphql/errors';
+import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import type { EventBus } from '../realtime/bus/event-bus';
+import type { Services } from '../services';
+import { ideRouter } from './ide';
+import { inboundWebhookRouter } from '../modules/inbox/webhook';
+import { bearerToken, buildContext, requestIdFrom } from './request-context';
+import { attachWebSocketServer } from './websocket';
+import type { LiveDeps } from '../realtime/live';
+
+export const GRAPHQL_PATH = '/graphql';
+/** How long a readiness probe waits for each dependency before calling it down. */
+const PROBE_TIMEOUT_MS = 1500;
+
+export interface HttpDeps {
+  config: Pick<Config, 'port' | 'host' | 'allowedOrigins' | 'introspection' | 'ide' | 'shutdownTimeoutMs'>;
+  orm: MikroORM;
+  bus: EventBus;
+  services: Services;
+  schema: GraphQLSchema;
+  logger: Logger;
+  metrics: Metrics;
+  live?: LiveDeps;
+}
+
+export interface HttpServer {
+  url: string;
+  port: number;
+  httpServer: http.Server;
+  /** Stop accepting, drain in-flight requests, close websockets with 1001. */
+  stop(): Promise<void>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export async function probeDatabase(orm: MikroORM): Promise<boolean> {
+  try {
+    await withTimeout(orm.em.getConnection().execute('select 1'), PROBE_TIMEOUT_MS);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Records operation counts and latencies; the operation name is bounded by the schema's documents. */
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse(ctx) {
+          const operation = (ctx.operationName ?? 'anonymous').slice(0, 64);
+          const type = ctx.operation?.operation ?? 'unknown';
+          const outcome = ctx.errors?.length ? 'error' : 'ok';
+          metrics.operations.inc({ operation, type, outcome });
+          metrics.operationSeconds.observe({ operation, type }, Number(process.hrtime.bigint() - started) / 1e9);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * One HTTP server on one port: Apollo on /graphql (POST and GET), graphql-ws on the same path, the IDE for
+ * browsers, and the operational routes. Health checks are plain routes: Apollo's CSRF guard would refuse them.
+ */
+export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, uniquelocal');
+  const httpServer = http.createServer(app);
+  // Slow-loris guards; websockets are upgraded before these apply.
+  httpServer.headersTimeout = 20_000;
+  httpServer.requestTimeout = 30_000;
+  let stopping = false;
+
+  const ws = attachWebSocketServer({
+    httpServer,
+    path: GRAPHQL_PATH,
+    schema: deps.schema,
+    orm: deps.orm,
+    services: deps.services,
+    logger: logger.child({ component: 'graphql-ws' }),
+    metrics,
+    live: deps.live,
+    allowedOrigins: config.allowedOrigins,
+    introspection: config.introspection,
+  });
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema: deps.schema,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: !config.introspection,
+    // The document limits run before execution; maxTokens refuses oversized documents while parsing.
+    validationRules: [...VALIDATION_RULES],
+    parseOptions: { maxTokens: LIMITS.maxTokens },
+    formatError: (formatted, error) =>
+      formatError(formatted, error, (err) => logger.error({ err }, 'unexpected error in graphql operation')),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+      { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
+      ApolloServerPluginLandingPageDisabled(),
+      metricsPlugin(metrics),
+    ],
+  });
+  await apollo.start();
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    if (stopping) res.setHeader('connection', 'close');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const [database, eventBus] = await Promise.all([
+      probeDatabase(deps.orm),
+      withTimeout(deps.bus.healthy(), PROBE_TIMEOUT_MS).catch(() => false),
+    ]);
+    // Without the database nothing works: not ready. Without the bus, queries and mutations still work and
+    // live clients catch up from the event log when it returns: ready, but degraded.
+    const status = stopping ? 'stopping' : !database ? 'unavailable' : !eventBus ? 'degraded' : 'ok';
+    res.status(stopping || !database ? 503 : 200).json({
+      status,
+      checks: { database: database ? 'up' : 'down', eventBus: eventBus ? 'up' : 'down', eventBusKind: deps.bus.kind },
+    });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  app.use(inboundWebhookRouter({ orm: deps.orm, services: deps.services, logger }));
+
+  if (config.ide) app.use(ideRouter({ endpointPath: GRAPHQL_PATH }));
+
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) =>
+        buildContext(deps, {
+          requestId: res.locals.requestId as string,
+          clientAddress: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+          token: bearerToken(req.headers.authorization),
+        }),
+    }),
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json({ errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+  });
+  // Malformed JSON and oversized bodies are the client's fault: a 4xx with a code, never a crash.
+  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error({ err }, 'unhandled http error');
+    res.status(status).json({
+      errors: [
+        {
+          message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
+          extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+        },
+      ],
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${GRAPHQL_PATH}`,
+    port,
+    httpServer,
+    async stop() {
+      stopping = true;
+      // Apollo's drain: stop accepting, let in-flight requests finish (up to the grace period), then close
+      // websockets through the drain hook above.
+      await apollo.stop();
+    },
+  };
+}

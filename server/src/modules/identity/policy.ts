@@ -1,0 +1,91 @@
+import type { Access } from './access';
+import { ADD_ONS, Permission, ROLE_PRESETS, Role, permissionsOf, type AddOn } from './permissions';
+import { badInput, DomainError, ErrorCode, forbidden } from '../../graphql/errors';
+
+/**
+ * The team rules, each a sentence. Services call these after loading the objects involved; the @auth
+ * directive has already checked the caller's permission where the object lives.
+ */
+
+/** Where a grant sits: a workspace (reaching everything below it) or the organization (null). */
+export type Level = string | null;
+
+export interface GrantSpec {
+  roles: readonly Role[];
+  addOns: readonly AddOn[];
+  /** Permissions of the custom roles in the grant. */
+  customPermissions?: readonly Permission[];
+}
+
+function heldAt(access: Access, level: Level): ReadonlySet<Permission> {
+  return level === null ? access.organizationWide : access.permissionsIn(level);
+}
+
+export function grantedBy(spec: GrantSpec): Set<Permission> {
+  return permissionsOf(spec.roles, spec.addOns, spec.customPermissions ?? []);
+}
+
+/** Only owners make, unmake or touch owners. */
+export function touchesOwners(...specs: Array<GrantSpec | null | undefined>): boolean {
+  return specs.some((s) => s?.roles.includes(Role.OWNER));
+}
+
+/** A grant is well-formed: OWNER is organization-wide, and organization permissions only exist there. */
+export function assertGrantShape(level: Level, spec: GrantSpec): void {
+  if (spec.roles.includes(Role.OWNER) && level !== null) {
+    throw badInput('OWNER is an organization-wide role: grant it without a workspace', { field: 'roles' });
+  }
+  for (const r of spec.roles) if (!ROLE_PRESETS[r]) throw badInput(`Unknown role ${r}`, { field: 'roles' });
+  for (const a of spec.addOns) if (!ADD_ONS[a]) throw badInput(`Unknown add-on ${a}`, { field: 'addOns' });
+}
+
+/**
+ * An actor may give a grant at a level when it holds `permission` (USERS_INVITE or USERS_MANAGE) there,
+ * holds OWNERS_MANAGE if the grant involves OWNER, and never gives a permission it lacks at that level.
+ */
+export function assertMayGrant(access: Access, permission: Permission, level: Level, spec: GrantSpec): void {
+  assertGrantShape(level, spec);
+  const held = heldAt(access, level);
+  if (!held.has(permission)) throw forbidden();
+  if (touchesOwners(spec) && !access.canInOrganization(Permission.OWNERS_MANAGE)) {
+    throw forbidden('Only owners can grant the OWNER role');
+  }
+  const missing = [...grantedBy(spec)].filter((p) => !held.has(p));
+  if (missing.length) {
+    throw new DomainError(ErrorCode.FORBIDDEN, 'You cannot grant permissions you do not hold', { missing });
+  }
+}
+
+/**
+ * An actor may change or remove an existing grant when it holds USERS_MANAGE there and the grant is no
+ * wider than its own (it manages people at its level or below); owners' grants need OWNERS_MANAGE.
+ */
+export function assertMayChange(access: Access, level: Level, existing: GrantSpec): void {
+  const held = heldAt(access, level);
+  if (!held.has(Permission.USERS_MANAGE)) throw forbidden();
+  if (touchesOwners(existing)) {
+    if (!access.canInOrganization(Permission.OWNERS_MANAGE)) throw forbidden('Only owners can change an owner');
+    return;
+  }
+  if ([...grantedBy(existing)].some((p) => !held.has(p))) throw forbidden('This user holds permissions you do not; ask someone above you');
+}
+
+/** The organization always keeps at least one active owner. */
+export function assertKeepsAnOwner(otherActiveOwners: number): void {
+  if (otherActiveOwners < 1) throw new DomainError(ErrorCode.LAST_OWNER, 'The last owner cannot be removed, demoted or deactivated');
+}
+
+/** Users set their own availability; supervisors set it for people in workspaces where they hold AVAILABILITY_MANAGE. */
+export function maySetAvailabilityOf(access: Access, actorUserId: string, targetUserId: string, targetLevels: readonly Level[]): boolean {
+  if (actorUserId === targetUserId) return true;
+  return targetLevels.some((level) =>
+    level === null ? access.canInOrganization(Permission.AVAILABILITY_MANAGE) : access.can(Permission.AVAILABILITY_MANAGE, level),
+  );
+}
+
+/** An API key is never wider than its creator at its workspace (an API key creating keys is bounded by itself). */
+export function assertMayCreateApiKey(access: Access, workspaceId: string, permissions: readonly Permission[]): void {
+  const held = access.permissionsIn(workspaceId);
+  const missing = permissions.filter((p) => !held.has(p));
+  if (missing.length) throw new DomainError(ErrorCode.FORBIDDEN, 'An API key cannot hold permissions its creator lacks', { missing });
+}

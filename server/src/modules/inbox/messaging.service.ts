@@ -1,0 +1,345 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
+import type { Principal } from '../../graphql/context';
+import type { Clock } from '../../shared/clock';
+import type { Logger } from '../../observability/logger';
+import { actorOf, audit } from '../identity/audit';
+import { Organization, Workspace } from '../identity/organization.entity';
+import { normalizePhone } from './addresses';
+import type { ChannelProvider } from './channel';
+import { DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, KeywordAlert, KeywordRule, Template, WorkspaceSettings } from './catalogue.entity';
+import { Contact, OptOutSource } from './contact.entity';
+import type { ContactService } from './contacts.service';
+import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } from './rules';
+import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
+import { DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
+
+const MAX_BODY = 1600;
+/** A workspace that never saved settings: always open, no greeting, default opt-out/opt-in confirmations. */
+const DEFAULT_SETTINGS = {
+  timeZone: 'UTC',
+  weeklyHours: null,
+  autoResponse: null as string | null,
+  greeting: null as string | null,
+  optOutReply: DEFAULT_OPT_OUT_REPLY as string | null,
+  optInReply: DEFAULT_OPT_IN_REPLY as string | null,
+};
+/** An auto-response goes out at most once per thread in this window. */
+const AUTO_RESPONSE_QUIET_MS = 4 * 3_600_000;
+const STATUS_RANK: Record<DeliveryStatus, number> = { RECEIVED: 0, QUEUED: 0, SENT: 1, DELIVERED: 2, FAILED: 2 };
+
+function checkBody(body: string): string {
+  const b = body.trim();
+  if (!b) throw badInput('The message is empty', { field: 'body' });
+  if (b.length > MAX_BODY) throw badInput(`Messages have at most ${MAX_BODY} characters`, { field: 'body' });
+  return b;
+}
+
+function checkKey(key: string | null | undefined): string | null {
+  if (key === null || key === undefined) return null;
+  if (!/^[\w.:-]{8,200}$/.test(key)) throw badInput('idempotencyKey: 8 to 200 letters, digits, _ . : -', { field: 'idempotencyKey' });
+  return key;
+}
+
+export interface InboundInput {
+  workspaceId: string;
+  from: string;
+  body: string;
+  externalId?: string | null;
+}
+
+/** Sending, receiving, delivery receipts, notes; every write one transaction, sends after commit. */
+export class MessagingService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly contacts: ContactService,
+    private readonly provider: ChannelProvider,
+    private readonly logger: Logger,
+  ) {}
+
+  private async settings(em: EntityManager, workspaceId: string): Promise<WorkspaceSettings | null> {
+    return em.findOne(WorkspaceSettings, { workspace: workspaceId });
+  }
+
+  /** Keyword rules of the workspace matched against a message; each match is an alert in the same transaction. */
+  private async scanKeywords(em: EntityManager, message: Message, thread: Thread): Promise<KeywordAlert[]> {
+    const rules = await em.find(KeywordRule, { workspace: thread.workspaceId, active: true });
+    const alerts: KeywordAlert[] = [];
+    for (const rule of rules) {
+      const matched = matchPhrase(message.body, rule.phrases);
+      if (matched) alerts.push(em.create(KeywordAlert, { organization: thread.organization, workspace: thread.workspace, rule, message, thread, matched }));
+    }
+    return alerts;
+  }
+
+  private touch(thread: Thread, message: Message): void {
+    thread.lastActivityAt = message.createdAt;
+    thread.lastMessagePreview = message.body.slice(0, 160);
+  }
+
+  private outbound(em: EntityManager, thread: Thread, body: string, extra: Partial<Message>): Message {
+    const message = em.create(Message, {
+      organization: thread.organization,
+      workspace: thread.workspace,
+      thread,
+      direction: MessageDirection.OUTBOUND,
+      body,
+      status: DeliveryStatus.QUEUED,
+      createdAt: this.clock.now(),
+      ...extra,
+    } as never);
+    this.touch(thread, message);
+    return message;
+  }
+
+  private async resolveBody(em: EntityManager, thread: Thread, input: { body?: string | null; templateId?: string | null }): Promise<string> {
+    if (input.templateId) {
+      const template = await em.findOne(Template, { id: input.templateId, workspace: thread.workspaceId });
+      if (!template) throw notFound('Template');
+      const contact = await em.findOneOrFail(Contact, { id: thread.contactId });
+      return checkBody(renderTemplate(template.body, { contact: { ...contact.customFields, firstName: contact.firstName, lastName: contact.lastName, phone: contact.phone, email: contact.email } }));
+    }
+    return checkBody(input.body ?? '');
+  }
+
+  /**
+   * Sends a reply. A retried idempotency key returns the first message and sends nothing; an opted-out
+   * contact gets nothing (OPTED_OUT) and nothing is written.
+   */
+  async send(
+    em: EntityManager,
+    principal: Principal,
+    input: { threadId: string; body?: string | null; templateId?: string | null; idempotencyKey?: string | null },
+  ): Promise<Message> {
+    const key = checkKey(input.idempotencyKey);
+    if (key) {
+      const first = await em.findOne(Message, { idempotencyKey: key });
+      if (first) return this.sameThread(first, input.threadId);
+    }
+    let message: Message;
+    try {
+      message = await em.transactional(async (tx) => {
+        const thread = await tx.findOne(Thread, { id: input.threadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!thread) throw notFound('Thread');
+        const body = await this.resolveBody(tx, thread, input);
+        const contact = await tx.findOneOrFail(Contact, { id: thread.contactId });
+        await this.contacts.assertNotOptedOut(tx, thread.workspaceId, contact.phone);
+        const m = this.outbound(tx, thread, body, { authorId: principal.userId, idempotencyKey: key });
+        thread.needsResponse = false;
+        thread.firstResponseAt ??= m.createdAt;
+        if (thread.status !== ThreadStatus.OPEN) {
+          thread.status = ThreadStatus.OPEN;
+          thread.snoozedUntil = null;
+        }
+        const alerts = await this.scanKeywords(tx, m, thread);
+        audit(tx, actorOf(principal), { action: 'message.send', targetType: 'Message', targetId: m.id, workspaceId: thread.workspaceId, after: { threadId: thread.id } });
+        await emitThreadEvent(tx, EventType.MESSAGE_ADDED, thread, { message: messageState(m) });
+        await emitAlerts(tx, thread, alerts);
+        return m;
+      });
+    } catch (err) {
+      // Two retries racing with one key: the loser returns the winner's message.
+      if (key && err instanceof UniqueConstraintViolationException) {
+        const first = await em.fork().findOne(Message, { idempotencyKey: key });
+        if (first) return this.sameThread(first, input.threadId);
+      }
+      throw err;
+    }
+    await this.dispatch(em, [message]);
+    return message;
+  }
+
+  private sameThread(message: Message, threadId: string): Message {
+    if (message.threadId !== threadId) throw new DomainError(ErrorCode.CONFLICT, 'This idempotencyKey was used for another thread', { field: 'idempotencyKey' });
+    return message;
+  }
+
+  /** A new conversation with a contact (found by id or phone, created when new). */
+  async startThread(
+    em: EntityManager,
+    principal: Principal,
+    input: { workspaceId: string; contactId?: string | null; phone?: string | null; body: string; idempotencyKey?: string | null },
+  ): Promise<Thread> {
+    const key = checkKey(input.idempotencyKey);
+    if (key) {
+      const first = await em.findOne(Message, { idempotencyKey: key }, { populate: ['thread'] });
+      if (first) return first.thread.getEntity();
+    }
+    const body = checkBody(input.body);
+    const { thread, message } = await em.transactional(async (tx) => {
+      let contact: Contact | null = null;
+      if (input.contactId) {
+        contact = await tx.findOne(Contact, { id: input.contactId, workspace: input.workspaceId, mergedIntoId: null });
+        if (!contact) throw notFound('Contact');
+      } else if (input.phone) {
+        const phone = normalizePhone(input.phone);
+        if (!phone) throw badInput('Not a valid phone number', { field: 'phone' });
+        contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone, mergedIntoId: null });
+        contact ??= tx.create(Contact, { organization: tx.getReference(Organization, principal.organizationId), workspace: tx.getReference(Workspace, input.workspaceId), phone });
+      } else {
+        throw badInput('Give a contactId or a phone', { field: 'contactId' });
+      }
+      await this.contacts.assertNotOptedOut(tx, input.workspaceId, contact.phone);
+      const t = tx.create(Thread, {
+        organization: tx.getReference(Organization, principal.organizationId),
+        workspace: tx.getReference(Workspace, input.workspaceId),
+        contact,
+        lastActivityAt: this.clock.now(),
+      });
+      const m = this.outbound(tx, t, body, { authorId: principal.userId, idempotencyKey: key });
+      t.firstResponseAt = m.createdAt;
+      const alerts = await this.scanKeywords(tx, m, t);
+      audit(tx, actorOf(principal), { action: 'thread.start', targetType: 'Thread', targetId: t.id, workspaceId: input.workspaceId, after: { contactId: contact.id } });
+      await emitThreadEvent(tx, EventType.THREAD_CREATED, t, { message: messageState(m) });
+      await emitAlerts(tx, t, alerts);
+      return { thread: t, message: m };
+    });
+    await this.dispatch(em, [message]);
+    return thread;
+  }
+
+  /**
+   * An inbound message: finds or creates the contact and its thread, stores the message once per external id,
+   * applies STOP/START keywords, greeting and out-of-hours auto-response, and keyword alerts.
+   */
+  async ingest(em: EntityManager, actor: { organizationId: string; principal: Principal | null }, input: InboundInput): Promise<Message> {
+    return (await this.ingestWithOutcome(em, actor, input)).message;
+  }
+
+  async ingestWithOutcome(
+    em: EntityManager,
+    actor: { organizationId: string; principal: Principal | null },
+    input: InboundInput,
+  ): Promise<{ message: Message; duplicate: boolean }> {
+    const from = normalizePhone(input.from);
+    if (!from) throw badInput('from is not a valid phone number', { field: 'from' });
+    const body = checkBody(input.body);
+    const externalId = input.externalId ? String(input.externalId).slice(0, 200) : null;
+    if (externalId) {
+      const stored = await em.findOne(Message, { workspace: input.workspaceId, externalId });
+      if (stored) return { message: stored, duplicate: true };
+    }
+    let replies: Message[] = [];
+    let message: Message;
+    try {
+      ({ message, replies } = await em.transactional(async (tx) => {
+        const now = this.clock.now();
+        const organization = tx.getReference(Organization, actor.organizationId);
+        const workspace = tx.getReference(Workspace, input.workspaceId);
+        let contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone: from, mergedIntoId: null }, { orderBy: { createdAt: 'asc' } });
+        const firstContact = !contact;
+        contact ??= tx.create(Contact, { organization, workspace, phone: from });
+        let thread = firstContact ? null : await tx.findOne(Thread, { contact, archived: false }, { orderBy: { lastActivityAt: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE });
+        const newThread = !thread;
+        thread ??= tx.create(Thread, { organization, workspace, contact, lastActivityAt: now });
+        const m = tx.create(Message, { organization, workspace, thread, direction: MessageDirection.INBOUND, body, status: DeliveryStatus.RECEIVED, externalId, createdAt: now } as never);
+        this.touch(thread, m);
+        thread.lastInboundAt = now;
+        thread.needsResponse = true;
+        if (thread.status !== ThreadStatus.OPEN) {
+          thread.status = ThreadStatus.OPEN;
+          thread.snoozedUntil = null;
+        }
+        const alerts = await this.scanKeywords(tx, m, thread);
+        const settings = (await this.settings(tx, input.workspaceId)) ?? DEFAULT_SETTINGS;
+        const out: Message[] = [];
+        if (isStopMessage(body)) {
+          await this.contacts.optOut(tx, actor, { workspaceId: input.workspaceId, address: from, reason: `Replied "${body.slice(0, 40)}"`, source: OptOutSource.KEYWORD });
+          thread.needsResponse = false;
+          if (settings.optOutReply) out.push(this.outbound(tx, thread, settings.optOutReply, { automated: true }));
+        } else if (isStartMessage(body)) {
+          const active = await this.contacts.activeOptOut(tx, input.workspaceId, from);
+          if (active && active.workspaceId !== null) {
+            await this.contacts.reverse(tx, actor.principal, actor.organizationId, active);
+            thread.needsResponse = false;
+            if (settings.optInReply) out.push(this.outbound(tx, thread, settings.optInReply, { automated: true }));
+          }
+        } else if (!(await this.contacts.activeOptOut(tx, input.workspaceId, from))) {
+          if (firstContact && settings.greeting) out.push(this.outbound(tx, thread, settings.greeting, { automated: true }));
+          if (settings.autoResponse && !isOpenAt(settings.weeklyHours, settings.timeZone, now)) {
+            const recent = await tx.count(Message, { thread, automated: true, body: settings.autoResponse, createdAt: { $gt: new Date(now.getTime() - AUTO_RESPONSE_QUIET_MS) } });
+            if (!recent) out.push(this.outbound(tx, thread, settings.autoResponse, { automated: true }));
+          }
+        }
+        audit(tx, actor.principal ? actorOf(actor.principal) : { organizationId: actor.organizationId, userId: null }, {
+          action: 'message.receive',
+          targetType: 'Message',
+          targetId: m.id,
+          workspaceId: input.workspaceId,
+          after: { threadId: thread.id, from },
+        });
+        await emitThreadEvent(tx, newThread ? EventType.THREAD_CREATED : EventType.MESSAGE_ADDED, thread, { message: messageState(m) });
+        for (const reply of out) await emitThreadEvent(tx, EventType.MESSAGE_ADDED, thread, { message: messageState(reply) });
+        await emitAlerts(tx, thread, alerts);
+        return { message: m, replies: out };
+      }));
+    } catch (err) {
+      // The same delivery twice at once: store it once, answer with the stored copy.
+      if (externalId && err instanceof UniqueConstraintViolationException) {
+        const stored = await em.fork().findOne(Message, { workspace: input.workspaceId, externalId });
+        if (stored) return { message: stored, duplicate: true };
+      }
+      throw err;
+    }
+    await this.dispatch(em, replies);
+    return { message, duplicate: false };
+  }
+
+  /** Hands committed outbound messages to the channel; a refusal marks the message FAILED. */
+  private async dispatch(em: EntityManager, messages: Message[]): Promise<void> {
+    for (const m of messages) {
+      const contact = await em.findOne(Contact, { id: m.thread.getEntity().contactId });
+      try {
+        const { providerMessageId } = await this.provider.send({
+          organizationId: m.organization.id,
+          workspaceId: m.workspaceId,
+          messageId: m.id,
+          to: contact?.phone ?? '',
+          body: m.body,
+        });
+        m.providerMessageId = providerMessageId;
+        await em.nativeUpdate(Message, { id: m.id }, { providerMessageId });
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, messageId: m.id }, 'channel refused a message');
+        m.status = DeliveryStatus.FAILED;
+        m.error = (err as Error).message.slice(0, 500);
+        await em.nativeUpdate(Message, { id: m.id }, { status: DeliveryStatus.FAILED, error: m.error, statusUpdatedAt: this.clock.now() });
+      }
+    }
+  }
+
+  /**
+   * A delivery receipt. Receipts arrive late, twice, or out of order: a status only ever moves forward
+   * (QUEUED -> SENT -> DELIVERED/FAILED), so applying one again changes nothing.
+   */
+  async applyReceipt(em: EntityManager, providerMessageId: string, status: DeliveryStatus, error?: string): Promise<boolean> {
+    const lower = Object.entries(STATUS_RANK).filter(([, r]) => r < STATUS_RANK[status]).map(([s]) => s);
+    return em.transactional(async (tx) => {
+      const n = await tx.nativeUpdate(
+        Message,
+        { providerMessageId, direction: MessageDirection.OUTBOUND, status: { $in: lower as DeliveryStatus[] } },
+        { status, statusUpdatedAt: this.clock.now(), error: error ?? null },
+      );
+      if (!n) return false;
+      const message = await tx.findOneOrFail(Message, { providerMessageId }, { refresh: true });
+      const thread = await tx.findOneOrFail(Thread, { id: message.threadId });
+      await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
+      return true;
+    });
+  }
+
+  async addNote(em: EntityManager, principal: Principal, threadId: string, body: string): Promise<Note> {
+    const text = body.trim();
+    if (!text || text.length > 5000) throw badInput('Notes have 1 to 5000 characters', { field: 'body' });
+    return em.transactional(async (tx) => {
+      const thread = await tx.findOne(Thread, { id: threadId });
+      if (!thread) throw notFound('Thread');
+      const note = tx.create(Note, { organization: thread.organization, workspace: thread.workspace, thread, authorId: principal.userId, body: text });
+      audit(tx, actorOf(principal), { action: 'note.create', targetType: 'Note', targetId: note.id, workspaceId: thread.workspaceId, after: { threadId } });
+      await emitThreadEvent(tx, EventType.NOTE_ADDED, thread, { note: { id: note.id, authorId: note.authorId, body: note.body, createdAt: note.createdAt.toISOString() } });
+      return note;
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { registerObjectScope } from '../../graphql/object-scope';
+import { KeywordRule, Tag, Template } from './catalogue.entity';
+import { Contact, OptOut } from './contact.entity';
+import { Thread } from './thread.entity';
+import { groupsOf, mayReadThread } from './visibility';
+
+/** Where inbox objects live. A thread the caller may not read (an agent, someone else's thread) is hidden. */
+registerObjectScope('Thread', async (ctx, id) => {
+  const thread = await ctx.em.findOne(Thread, { id });
+  if (!thread) return null;
+  return { workspaceIds: [thread.workspaceId], hidden: !mayReadThread(ctx.principal!, thread, await groupsOf(ctx)) };
+});
+
+registerObjectScope('Contact', async (ctx, id) => {
+  const c = await ctx.em.findOne(Contact, { id, mergedIntoId: null });
+  return c ? { workspaceIds: [c.workspaceId] } : null;
+});
+
+registerObjectScope('OptOut', async (ctx, id) => {
+  const o = await ctx.em.findOne(OptOut, { id });
+  return o ? { workspaceIds: [o.workspaceId] } : null;
+});
+
+registerObjectScope('Tag', async (ctx, id) => {
+  const t = await ctx.em.findOne(Tag, { id });
+  return t ? { workspaceIds: [t.workspaceId] } : null;
+});
+
+registerObjectScope('Template', async (ctx, id) => {
+  const t = await ctx.em.findOne(Template, { id });
+  return t ? { workspaceIds: [t.workspaceId] } : null;
+});
+
+registerObjectScope('KeywordRule', async (ctx, id) => {
+  const r = await ctx.em.findOne(KeywordRule, { id });
+  return r ? { workspaceIds: [r.workspaceId] } : null;
+});

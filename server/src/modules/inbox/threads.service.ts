@@ -1,0 +1,235 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { badInput, notFound } from '../../graphql/errors';
+import type { Principal } from '../../graphql/context';
+import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
+import { uuidArray } from '../../db/tenant';
+import type { Clock } from '../../shared/clock';
+import { actorOf, audit } from '../identity/audit';
+import { Permission } from '../identity/permissions';
+import { Message, MessageDirection, ReadCursor, Thread, ThreadStatus } from './thread.entity';
+import { emitThreadEvent, EventType } from './events';
+
+export interface ThreadFilter {
+  status?: ThreadStatus | null;
+  archived?: boolean | null;
+  /** "me", "unassigned", or a user id. */
+  assignee?: string | null;
+  agentGroupId?: string | null;
+  tagId?: string | null;
+  needsResponse?: boolean | null;
+  campaignId?: string | null;
+  unread?: boolean | null;
+  search?: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function idArg(value: string, field: string): string {
+  if (!UUID.test(value)) throw badInput(`${field} is not an id`, { field });
+  return value;
+}
+
+/** Thread lists, status changes and read cursors. */
+export class ThreadService {
+  constructor(private readonly clock: Clock) {}
+
+  /**
+   * One page of a workspace's threads, newest activity first. One SQL statement picks the ids (every filter
+   * served by an index leading with organization_id); a second loads the rows.
+   */
+  async list(
+    em: EntityManager,
+    principal: Principal,
+    groups: readonly string[],
+    args: { workspaceId: string; filter?: ThreadFilter | null; first?: number | null; after?: string | null },
+  ): Promise<Connection<Thread>> {
+    const size = pageSize(args.first);
+    const { sql, params } = this.listQuery(principal, groups, args, size);
+    const rows = await em.getConnection().execute<Array<{ id: string }>>(sql, params);
+    const threads = rows.length ? await em.find(Thread, { id: { $in: rows.map((r) => r.id) } }) : [];
+    const byId = new Map(threads.map((t) => [t.id, t]));
+    const ordered = rows.map((r) => byId.get(r.id)!).filter(Boolean);
+    return toConnection(ordered.map((t) => this.wake(t)), size, (t) => [t.lastActivityAt.toISOString(), t.id]);
+  }
+
+  /** The id query of a thread page (exposed so a test can EXPLAIN every filter against a large table). */
+  listQuery(
+    principal: Principal,
+    groups: readonly string[],
+    args: { workspaceId: string; filter?: ThreadFilter | null; after?: string | null },
+    size: number,
+  ): { sql: string; params: unknown[] } {
+    const after = decodeCursor(args.after, 2) as [string, string] | null;
+    const f = args.filter ?? {};
+    const params: unknown[] = [principal.organizationId, args.workspaceId];
+    const where = ['t.organization_id = ?', 't.workspace_id = ?'];
+    where.push(f.archived ? 't.archived = true' : 't.archived = false');
+    if (f.status) {
+      where.push('t.status = ?');
+      params.push(f.status);
+    }
+    if (f.assignee === 'me') {
+      where.push('t.assignee_user_id = ?');
+      params.push(principal.userId);
+    } else if (f.assignee === 'unassigned') {
+      where.push('t.assignee_user_id is null');
+    } else if (f.assignee) {
+      where.push('t.assignee_user_id = ?');
+      params.push(idArg(f.assignee, 'filter.assignee'));
+    }
+    if (f.agentGroupId) {
+      where.push('t.assignee_group_id = ?');
+      params.push(idArg(f.agentGroupId, 'filter.agentGroupId'));
+    }
+    if (f.needsResponse !== null && f.needsResponse !== undefined) {
+      where.push('t.needs_response = ?');
+      params.push(f.needsResponse);
+    }
+    if (f.campaignId) {
+      where.push('t.campaign_id = ?');
+      params.push(idArg(f.campaignId, 'filter.campaignId'));
+    }
+    if (f.tagId) {
+      where.push('exists (select 1 from thread_tags tt where tt.organization_id = t.organization_id and tt.tag_id = ? and tt.thread_id = t.id)');
+      params.push(idArg(f.tagId, 'filter.tagId'));
+    }
+    if (f.unread) {
+      where.push(`exists (select 1 from messages m where m.organization_id = t.organization_id and m.thread_id = t.id and m.direction = 'INBOUND'
+        and m.created_at > coalesce((select rc.read_at from read_cursors rc where rc.organization_id = t.organization_id and rc.user_id = ? and rc.thread_id = t.id), '-infinity'))`);
+      params.push(principal.userId);
+    }
+    if (f.search?.trim()) {
+      if (!principal.access.can(Permission.THREADS_SEARCH, args.workspaceId)) throw badInput('Searching conversations needs THREADS_SEARCH', { field: 'filter.search' });
+      // Uncorrelated, so the GIN index (organization_id, body_tsv) answers it once for the whole page.
+      where.push(`t.id in (select m.thread_id from messages m where m.organization_id = ? and m.body_tsv @@ plainto_tsquery('simple', ?))`);
+      params.push(principal.organizationId, f.search.trim().slice(0, 200));
+    }
+    // Agents see their own threads and their groups' queues; everyone else with THREADS_READ_ALL sees all.
+    if (!principal.access.can(Permission.THREADS_READ_ALL, args.workspaceId)) {
+      where.push('(t.assignee_user_id = ? or t.assignee_group_id = any(?::uuid[]))');
+      params.push(principal.userId, uuidArray(groups));
+    }
+    if (after) {
+      where.push('(t.last_activity_at, t.id) < (?::timestamptz, ?::uuid)');
+      params.push(after[0], after[1]);
+    }
+    params.push(size + 1);
+    return { sql: `select t.id from threads t where ${where.join(' and ')} order by t.last_activity_at desc, t.id desc limit ?`, params };
+  }
+
+  async setStatus(
+    em: EntityManager,
+    principal: Principal,
+    threadId: string,
+    change: { status?: ThreadStatus; snoozedUntil?: Date | null; archived?: boolean; needsResponse?: boolean },
+  ): Promise<Thread> {
+    return em.transactional(async (tx) => {
+      const thread = await tx.findOne(Thread, { id: threadId });
+      if (!thread) throw notFound('Thread');
+      if (change.status === ThreadStatus.SNOOZED) {
+        if (!change.snoozedUntil || change.snoozedUntil.getTime() <= this.clock.now().getTime()) {
+          throw badInput('Snooze until a time in the future', { field: 'until' });
+        }
+      }
+      const before = { status: thread.status, snoozedUntil: thread.snoozedUntil?.toISOString() ?? null, archived: thread.archived, needsResponse: thread.needsResponse };
+      if (change.status) {
+        thread.status = change.status;
+        thread.snoozedUntil = change.status === ThreadStatus.SNOOZED ? change.snoozedUntil! : null;
+      }
+      if (change.archived !== undefined) thread.archived = change.archived;
+      if (change.needsResponse !== undefined) thread.needsResponse = change.needsResponse;
+      const after = { status: thread.status, snoozedUntil: thread.snoozedUntil?.toISOString() ?? null, archived: thread.archived, needsResponse: thread.needsResponse };
+      audit(tx, actorOf(principal), { action: 'thread.update', targetType: 'Thread', targetId: threadId, workspaceId: thread.workspaceId, before, after });
+      await emitThreadEvent(tx, EventType.THREAD_UPDATED, thread);
+      return thread;
+    });
+  }
+
+  /** Snoozed threads whose time has come are open again (checked when read, so no timer is needed). */
+  wake(thread: Thread): Thread {
+    if (thread.status === ThreadStatus.SNOOZED && thread.snoozedUntil && thread.snoozedUntil.getTime() <= this.clock.now().getTime()) {
+      thread.status = ThreadStatus.OPEN;
+      thread.snoozedUntil = null;
+    }
+    return thread;
+  }
+
+  async markRead(em: EntityManager, principal: Principal, threadId: string): Promise<Thread> {
+    return em.transactional(async (tx) => {
+      const thread = await tx.findOne(Thread, { id: threadId });
+      if (!thread) throw notFound('Thread');
+      await tx.getConnection().execute(
+        `insert into read_cursors (id, organization_id, user_id, thread_id, read_at, created_at) values (gen_random_uuid(), ?, ?, ?, now(), now())
+         on conflict (organization_id, user_id, thread_id) do update set read_at = excluded.read_at`,
+        [principal.organizationId, principal.userId, threadId],
+        'run',
+        tx.getTransactionContext(),
+      );
+      // The reader's own badges drop (unreadCounts subscriptions); nobody else is told.
+      await emitThreadEvent(tx, EventType.THREAD_READ, thread, { read: { userId: principal.userId } });
+      return thread;
+    });
+  }
+
+  /** Unread inbound messages per thread for one user, in one query. */
+  async unreadCounts(em: EntityManager, userId: string, threadIds: readonly string[], organizationId: string): Promise<Map<string, number>> {
+    const rows = await em.getConnection().execute<Array<{ thread_id: string; n: string }>>(
+      `select m.thread_id, count(*) as n from messages m
+         left join read_cursors rc on rc.organization_id = m.organization_id and rc.thread_id = m.thread_id and rc.user_id = ?
+        where m.organization_id = ? and m.thread_id = any(?::uuid[]) and m.direction = 'INBOUND'
+          and m.created_at > coalesce(rc.read_at, '-infinity')
+        group by m.thread_id`,
+      [userId, organizationId, uuidArray(threadIds)],
+    );
+    return new Map(rows.map((r) => [r.thread_id, Number(r.n)]));
+  }
+
+  /** The badge: threads with unread inbound messages, and those messages, among the threads the user reads. */
+  async workspaceUnread(em: EntityManager, principal: Principal, groups: readonly string[], workspaceId: string): Promise<{ threads: number; messages: number }> {
+    const params: unknown[] = [principal.userId, principal.organizationId, workspaceId];
+    let visibility = '';
+    if (!principal.access.can(Permission.THREADS_READ_ALL, workspaceId)) {
+      visibility = 'and (t.assignee_user_id = ? or t.assignee_group_id = any(?::uuid[]))';
+      params.push(principal.userId, uuidArray(groups));
+    }
+    const rows = await em.getConnection().execute<Array<{ threads: string; messages: string }>>(
+      `select count(distinct m.thread_id) as threads, count(*) as messages from messages m
+         join threads t on t.organization_id = m.organization_id and t.id = m.thread_id
+         left join read_cursors rc on rc.organization_id = m.organization_id and rc.thread_id = m.thread_id and rc.user_id = ?
+        where m.organization_id = ? and t.workspace_id = ? and t.archived = false and m.direction = 'INBOUND'
+          and m.created_at > coalesce(rc.read_at, '-infinity') ${visibility}`,
+      params,
+    );
+    return { threads: Number(rows[0]?.threads ?? 0), messages: Number(rows[0]?.messages ?? 0) };
+  }
+
+  /**
+   * The first page of messages of many threads in one query (a window per thread), so a thread list that
+   * shows each thread's latest messages costs one statement, not one per thread.
+   */
+  async firstMessagePages(em: EntityManager, organizationId: string, threadIds: readonly string[], first: number | null): Promise<Map<string, Connection<Message>>> {
+    const size = pageSize(first, 50);
+    const rows = await em.getConnection().execute<Array<{ id: string }>>(
+      `select id from (
+         select m.id, row_number() over (partition by m.thread_id order by m.created_at desc, m.id desc) as rn
+           from messages m where m.organization_id = ? and m.thread_id = any(?::uuid[])) ranked
+        where rn <= ?`,
+      [organizationId, uuidArray(threadIds), size + 1],
+    );
+    const messages = rows.length ? await em.find(Message, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { createdAt: 'desc', id: 'desc' } }) : [];
+    const byThread = new Map<string, Message[]>(threadIds.map((id) => [id, []]));
+    for (const m of messages) byThread.get(m.threadId)?.push(m);
+    return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, (m) => [m.createdAt.toISOString(), m.id])]));
+  }
+
+  async messages(em: EntityManager, threadId: string, args: { first?: number | null; after?: string | null }): Promise<Connection<Message>> {
+    const size = pageSize(args.first, 50);
+    const after = decodeCursor(args.after, 2) as [string, string] | null;
+    const where: Record<string, unknown> = { thread: threadId };
+    if (after) where.$or = [{ createdAt: { $lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { $lt: after[1] } }];
+    const rows = await em.find(Message, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: size + 1 });
+    return toConnection(rows, size, (m) => [m.createdAt.toISOString(), m.id]);
+  }
+}
+
+export { MessageDirection, ReadCursor };

@@ -1,0 +1,91 @@
+/**
+ * The events clients stream. Plain JSON DTOs (ids, ISO strings): they are stored in the event log and
+ * carried between processes, never entities.
+ */
+export enum EventType {
+  THREAD_CREATED = 'THREAD_CREATED',
+  THREAD_UPDATED = 'THREAD_UPDATED',
+  MESSAGE_ADDED = 'MESSAGE_ADDED',
+  MESSAGE_STATUS = 'MESSAGE_STATUS',
+  NOTE_ADDED = 'NOTE_ADDED',
+  TAGS_CHANGED = 'TAGS_CHANGED',
+  ASSIGNMENT_CHANGED = 'ASSIGNMENT_CHANGED',
+  KEYWORD_ALERT = 'KEYWORD_ALERT',
+  AVAILABILITY_CHANGED = 'AVAILABILITY_CHANGED',
+  THREAD_READ = 'THREAD_READ',
+}
+
+/** The thread as it is after the change: what visibility is decided on. */
+export interface ThreadState {
+  id: string;
+  status: string;
+  archived: boolean;
+  needsResponse: boolean;
+  assigneeUserId: string | null;
+  assigneeGroupId: string | null;
+  lastActivityAt: string;
+  campaignId: string | null;
+}
+
+export interface MessageState {
+  id: string;
+  direction: string;
+  body: string;
+  status: string;
+  authorId: string | null;
+  automated: boolean;
+  createdAt: string;
+}
+
+export interface EventPayload {
+  thread?: ThreadState;
+  message?: MessageState;
+  note?: { id: string; authorId: string; body: string; createdAt: string };
+  tagIds?: string[];
+  assignment?: { kind: string; actorId: string | null; fromUserId: string | null; fromGroupId: string | null; toUserId: string | null; toGroupId: string | null; reason: string | null };
+  alert?: { id: string; ruleId: string; messageId: string; matched: string };
+  availability?: { userId: string; availability: string };
+  read?: { userId: string };
+}
+
+/** An event as appended (inside the mutation's transaction). */
+export interface NewEvent {
+  organizationId: string;
+  workspaceId: string;
+  type: EventType;
+  threadId?: string | null;
+  payload: EventPayload;
+}
+
+/** An event as read back from the log, with its position. */
+export interface LoggedEvent extends NewEvent {
+  /** Opaque resume position: the committing transaction's id and the row id. */
+  cursor: string;
+  xid: string;
+  id: string;
+  occurredAt: string;
+}
+
+/** Cursor order: (xid, id), both 64-bit integers carried as strings. */
+export function compareCursor(a: { xid: string; id: string }, b: { xid: string; id: string }): number {
+  const ax = BigInt(a.xid);
+  const bx = BigInt(b.xid);
+  if (ax !== bx) return ax < bx ? -1 : 1;
+  const ai = BigInt(a.id);
+  const bi = BigInt(b.id);
+  return ai === bi ? 0 : ai < bi ? -1 : 1;
+}
+
+export function encodeEventCursor(xid: string, id: string): string {
+  return Buffer.from(`${xid}:${id}`).toString('base64url');
+}
+
+export function decodeEventCursor(cursor: string): { xid: string; id: string } | null {
+  try {
+    const [xid, id] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+    if (!xid || !id || !/^\d{1,20}$/.test(xid) || !/^\d{1,20}$/.test(id)) return null;
+    return { xid, id };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,70 @@
+import type { Clock } from './shared/clock';
+import type { Logger } from './observability/logger';
+import { AuthenticationService } from './modules/identity/authentication.service';
+import { AgentGroupService } from './modules/identity/agent-groups.service';
+import { ApiKeyService } from './modules/identity/api-keys.service';
+import { CustomRoleService } from './modules/identity/custom-roles.service';
+import { OutboxOnlyMailer, SmtpMailer, type Mailer } from './modules/identity/mailer';
+import { TeamService } from './modules/identity/team.service';
+import { Throttle } from './modules/identity/throttle';
+import { WorkspaceService } from './modules/identity/workspaces.service';
+import { AssignmentService } from './modules/inbox/assignment.service';
+import { CatalogueService } from './modules/inbox/catalogue.service';
+import { SandboxProvider, type ChannelProvider } from './modules/inbox/channel';
+import { ContactService } from './modules/inbox/contacts.service';
+import { MessagingService } from './modules/inbox/messaging.service';
+import { ThreadService } from './modules/inbox/threads.service';
+
+/** Every domain service, built once per process. Resolvers reach them through the request context. */
+export interface Services {
+  clock: Clock;
+  mailer: Mailer;
+  authentication: AuthenticationService;
+  team: TeamService;
+  apiKeys: ApiKeyService;
+  agentGroups: AgentGroupService;
+  workspaces: WorkspaceService;
+  customRoles: CustomRoleService;
+  channel: ChannelProvider;
+  contacts: ContactService;
+  threads: ThreadService;
+  messaging: MessagingService;
+  assignment: AssignmentService;
+  catalogue: CatalogueService;
+}
+
+export interface ServiceOptions {
+  clock: Clock;
+  sessionTtlMs: number;
+  logger: Logger;
+  publicUrl: string;
+  smtpUrl?: string;
+  /** Where outbound messages go; the sandbox (records sends, reports receipts) by default. */
+  channel?: ChannelProvider;
+}
+
+export function createServices(opts: ServiceOptions): Services {
+  const throttle = new Throttle();
+  const mailer = opts.smtpUrl
+    ? new SmtpMailer(opts.smtpUrl, `Switchboard <no-reply@${new URL(opts.publicUrl).hostname}>`, opts.logger)
+    : new OutboxOnlyMailer(opts.logger);
+  const authentication = new AuthenticationService(opts.clock, opts.sessionTtlMs, throttle);
+  const channel = opts.channel ?? new SandboxProvider();
+  const contacts = new ContactService(opts.clock);
+  return {
+    clock: opts.clock,
+    mailer,
+    authentication,
+    team: new TeamService(opts.clock, mailer, authentication, throttle, opts.publicUrl),
+    apiKeys: new ApiKeyService(opts.clock),
+    agentGroups: new AgentGroupService(),
+    workspaces: new WorkspaceService(),
+    customRoles: new CustomRoleService(),
+    channel,
+    contacts,
+    threads: new ThreadService(opts.clock),
+    messaging: new MessagingService(opts.clock, contacts, channel, opts.logger),
+    assignment: new AssignmentService(),
+    catalogue: new CatalogueService(),
+  };
+}
