@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${job.token}` },
       body: JSON.stringify({
         query: SEND,
-        variables: { t: job.threadIds[i % job.threadIds.length], b: `Your order ${i} is on its way`, k: `${job.tag}-${i}` },
+        variables: { t: job.threadIds[i % job.threadIds.length], b: `Your order ${i} is on its way`, k: `ingest:${job.tag}:${i}` },
       }),
     });
     const body = (await res.json()) as { errors?: unknown[] };

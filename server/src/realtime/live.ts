@@ -45,19 +45,7 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
   let principal = principal0;
   let groups = await loadGroups(em, principal.userId);
 
-  let last: { xid: string; id: string };
-  if (spec.after) {
-    const decoded = decodeEventCursor(spec.after);
-    if (!decoded) throw coded(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
-    const watermark = await em.getConnection().execute<Array<{ xid: string; event_id: string }>>('select xid::text as xid, event_id::text as event_id from event_log_watermark');
-    if (watermark[0] && compareCursor(decoded, { xid: watermark[0].xid, id: watermark[0].event_id }) < 0) {
-      throw coded(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
-    }
-    last = decoded;
-  } else {
-    last = await safeHead(em);
-  }
-
+  let last: { xid: string; id: string } = { xid: '0', id: '0' };
   let replaying = true;
   const buffer: LoggedEvent[] = [];
   const queue = new PushQueue<LoggedEvent>(() => {
@@ -91,8 +79,29 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
     },
   };
 
+  // Registered first, so every event after the hub's position reaches this stream (buffered until the
+  // replay is done); the starting point is then decided, never behind the hub's position at registration.
+  const hubAtRegistration = deps.hub.head();
   deps.hub.register(sub);
   deps.metrics?.activeSubscriptions.inc();
+  try {
+    if (spec.after) {
+      const decoded = decodeEventCursor(spec.after);
+      if (!decoded) throw coded(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
+      const watermark = await em.getConnection().execute<Array<{ xid: string; event_id: string }>>('select xid::text as xid, event_id::text as event_id from event_log_watermark');
+      if (watermark[0] && compareCursor(decoded, { xid: watermark[0].xid, id: watermark[0].event_id }) < 0) {
+        throw coded(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
+      }
+      last = decoded;
+    } else {
+      const head = await safeHead(em);
+      last = compareCursor(head, hubAtRegistration) > 0 ? head : hubAtRegistration;
+    }
+  } catch (err) {
+    deps.hub.unregister(sub);
+    deps.metrics?.activeSubscriptions.dec();
+    throw err;
+  }
   try {
     if (spec.after) {
       for (;;) {

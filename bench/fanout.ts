@@ -1,0 +1,240 @@
+/**
+ * Fan-out: one `sendMessage` delivered to N authenticated graphql-ws subscribers of a thread, end to end,
+ * against a bare `ws` server broadcasting the same payload to the same N sockets; plus two server processes
+ * sharing Postgres and Redis. Memory per idle subscribed connection is measured on the way (RSS delta).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ensureDataset, sessionFor, type Dataset } from './lib/dataset';
+import { median, p99, type BenchContext, type BenchRow } from './lib/report';
+import { MAIN_JS, ROOT, rssKb, spawnServer, sql, type ServerProcess } from './lib/setup';
+import type { ClientCommand, ClientReply } from './load-client';
+
+const SUBSCRIPTION = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { id body status } } }`;
+const SEND = `mutation($t: ID!, $b: String!) { sendMessage(input: { threadId: $t, body: $b }) { id } }`;
+const RAISE_FILES = 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
+
+interface LoadClient {
+  request(command: ClientCommand): Promise<ClientReply & { ok: true }>;
+  stop(): void;
+}
+
+/** The load client as its own process, file limit raised, talking over IPC. */
+function startClient(): LoadClient {
+  const proc: ChildProcess = spawn('bash', ['-c', RAISE_FILES, process.execPath, path.join(__dirname, 'load-client.js')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let chain = Promise.resolve() as Promise<unknown>;
+  return {
+    request: (command) => {
+      const next = chain.then(
+        () =>
+          new Promise<ClientReply & { ok: true }>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`load client: no reply to ${command.cmd} in 180 s`)), 180_000);
+            proc.once('message', (reply: ClientReply) => {
+              clearTimeout(timer);
+              if (reply.ok) resolve(reply);
+              else reject(new Error(`load client: ${reply.error}`));
+            });
+            proc.send(command);
+          }),
+      );
+      chain = next.catch(() => undefined);
+      return next;
+    },
+    stop: () => proc.kill('SIGTERM'),
+  };
+}
+
+/** The bare ws server as its own process. */
+async function startBaseline(): Promise<{ url: string; pid: number; stop(): void }> {
+  const proc = spawn('bash', ['-c', RAISE_FILES, process.execPath, path.join(__dirname, 'ws-baseline.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', () => reject(new Error('ws baseline exited')));
+  });
+  return { url: `127.0.0.1:${port}`, pid: proc.pid!, stop: () => proc.kill('SIGTERM') };
+}
+
+/** Waits until the servers report at least `n` active subscriptions in total (from /metrics). */
+async function subscriptionsActive(servers: ServerProcess[], n: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    let total = 0;
+    for (const s of servers) {
+      const text = await (await fetch(s.url.replace(/\/graphql$/, '/metrics'))).text();
+      total += Number(/^switchboard_active_subscriptions(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    }
+    if (total >= n) return;
+    if (Date.now() > deadline) throw new Error(`only ${total} of ${n} subscriptions active after 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The RSS of a process once it has settled (sampled until two readings a second apart agree within 1%). */
+async function settledRss(pid: number): Promise<number> {
+  let previous = rssKb(pid);
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = rssKb(pid);
+    if (Math.abs(now - previous) / previous < 0.01) return now;
+    previous = now;
+  }
+  return previous;
+}
+
+interface Measured {
+  latencies: number[];
+  missing: number;
+  connectMs: number;
+  kbPerConnection: number;
+}
+
+async function rounds(client: LoadClient, count: number, trigger: (marker: string) => ClientCommand & { cmd: 'round' }): Promise<{ latencies: number[]; missing: number }> {
+  const latencies: number[] = [];
+  let missing = 0;
+  for (let r = -1; r < count; r++) {
+    const reply = await client.request(trigger(`fanout-${randomUUID()}`));
+    if (r >= 0) {
+      latencies.push(...reply.latencies!);
+      missing += reply.missing!;
+    }
+    // Let the previous round's delivery receipts (two more events) pass before the next send.
+    await new Promise((res) => setTimeout(res, 1_200));
+  }
+  return { latencies, missing };
+}
+
+async function bare(n: number, roundCount: number, payloadFor: (marker: string) => string): Promise<Measured> {
+  const server = await startBaseline();
+  const client = startClient();
+  try {
+    const before = await settledRss(server.pid);
+    const connected = await client.request({ cmd: 'connect', mode: 'bare', urls: [`ws://${server.url}/`], n, tokens: ['-'] });
+    const after = await settledRss(server.pid);
+    const result = await rounds(client, roundCount, (marker) => ({
+      cmd: 'round',
+      marker,
+      trigger: { url: `http://${server.url}/broadcast`, body: JSON.stringify({ payload: payloadFor(marker) }) },
+    }));
+    await client.request({ cmd: 'close' });
+    return { ...result, connectMs: connected.connectMs!, kbPerConnection: (after - before) / n };
+  } finally {
+    client.stop();
+    server.stop();
+  }
+}
+
+async function switchboard(
+  dataset: Dataset,
+  n: number,
+  roundCount: number,
+  setup: { threadId: string; tokens: string[]; senderToken: string; processes: number; redisUrl: string },
+): Promise<Measured> {
+  const env = { DATABASE_URL: dataset.databaseUrl, ...(setup.processes > 1 ? { REDIS_URL: setup.redisUrl } : {}), NODE_ENV: 'test', GRAPHQL_IDE: 'false', LOG_LEVEL: 'warn' };
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < setup.processes; i++) servers.push(await spawnServer(env));
+  const client = startClient();
+  try {
+    // One request first, so the measured RSS is of a warmed-up process.
+    await fetch(servers[0]!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const before = await settledRss(servers[0]!.pid);
+    const urls = servers.map((s) => s.url.replace(/^http/, 'ws'));
+    const connected = await client.request({ cmd: 'connect', mode: 'graphql', urls, n, tokens: setup.tokens, query: SUBSCRIPTION, variables: { t: setup.threadId } });
+    await subscriptionsActive(servers, n);
+    const after = await settledRss(servers[0]!.pid);
+    const result = await rounds(client, roundCount, (marker) => ({
+      cmd: 'round',
+      marker,
+      trigger: { url: servers[0]!.url, token: setup.senderToken, body: JSON.stringify({ query: SEND, variables: { t: setup.threadId, b: marker } }) },
+    }));
+    await client.request({ cmd: 'close' });
+    return { ...result, connectMs: connected.connectMs!, kbPerConnection: (after - before) / (n / setup.processes) };
+  } finally {
+    client.stop();
+    for (const s of servers) await s.stop();
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  if (!MAIN_JS) throw new Error('build first');
+  const dataset = await ensureDataset(ctx, 'quick');
+  const [thread] = await sql<{ id: string }>(
+    dataset.databaseUrl,
+    `select t.id from threads t join contacts c on c.id = t.contact_id
+      where t.organization_id = $1 and t.workspace_id = $2 and t.status = 'OPEN' and c.phone not like '%0000' order by t.id desc limit 1`,
+    [dataset.organizationId, dataset.workspaceIds[0]],
+  );
+  const tokens: string[] = [];
+  for (let i = 0; i < 16; i++) tokens.push((await sessionFor(dataset, 'supervisor-0@bench.test')).token);
+  const sender = await sessionFor(dataset, 'owner@bench.test');
+  const setup = { threadId: thread!.id, tokens, senderToken: sender.token, processes: 1, redisUrl: ctx.redisUrl };
+  // The same shape and size as Switchboard's `next` message for the event.
+  const payloadFor = (marker: string) =>
+    JSON.stringify({ id: '1', type: 'next', payload: { data: { threadEvents: { cursor: 'MTIzNDU2Nzg5OjEyMzQ1Njc4', type: 'MESSAGE_ADDED', message: { id: randomUUID(), body: marker, status: 'QUEUED' } } } } });
+
+  const roundCount = ctx.quick ? 5 : 20;
+  const rows: BenchRow[] = [];
+  let memory: { subject: number; baseline: number; n: number } | null = null;
+  for (const n of [1_000, 5_000, 10_000]) {
+    const base = await bare(n, roundCount, payloadFor);
+    const subject = await switchboard(dataset, n, roundCount, setup);
+    ctx.log(`fan-out N=${n}: p99 ${p99(subject.latencies).toFixed(1)} ms vs bare ws ${p99(base.latencies).toFixed(1)} ms; connect ${(subject.connectMs / 1000).toFixed(1)} s; missing ${subject.missing}`);
+    const ratio = p99(subject.latencies) / p99(base.latencies);
+    rows.push({
+      benchmark: 'fan-out',
+      case: `N=${n}, one process, ${roundCount} rounds${subject.missing ? `, ${subject.missing} missed` : ''}`,
+      unit: 'ms',
+      median: median(subject.latencies),
+      p99: p99(subject.latencies),
+      baseline: 'bare ws broadcast',
+      baselineMedian: median(base.latencies),
+      baselineP99: p99(base.latencies),
+      ratio,
+      target: n === 10_000 ? 'p99 ≤ 2x bare ws' : '(10k is the target)',
+      met: n === 10_000 ? ratio <= 2 && subject.missing === 0 : null,
+    });
+    if (n === 10_000) memory = { subject: subject.kbPerConnection, baseline: base.kbPerConnection, n };
+  }
+
+  const n2 = 5_000;
+  const base2 = await bare(n2, roundCount, payloadFor);
+  const two = await switchboard(dataset, n2, roundCount, { ...setup, processes: 2 });
+  rows.push({
+    benchmark: 'fan-out',
+    case: `N=${n2}, two processes + Redis, ${roundCount} rounds${two.missing ? `, ${two.missing} missed` : ''}`,
+    unit: 'ms',
+    median: median(two.latencies),
+    p99: p99(two.latencies),
+    baseline: 'bare ws broadcast',
+    baselineMedian: median(base2.latencies),
+    baselineP99: p99(base2.latencies),
+    ratio: p99(two.latencies) / p99(base2.latencies),
+    target: '(informational)',
+    met: null,
+  });
+
+  if (memory) {
+    rows.push({
+      benchmark: 'memory',
+      case: `RSS per idle subscribed connection, N=${memory.n}`,
+      unit: 'KB',
+      median: memory.subject,
+      p99: null,
+      baseline: 'bare ws socket',
+      baselineMedian: memory.baseline,
+      baselineP99: null,
+      ratio: memory.subject / memory.baseline,
+      target: '≤ 40 KB',
+      met: memory.subject <= 40,
+    });
+  }
+  return rows;
+}
