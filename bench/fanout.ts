@@ -90,13 +90,6 @@ async function settledRss(pid: number): Promise<number> {
   return previous;
 }
 
-interface Measured {
-  latencies: number[];
-  missing: number;
-  connectMs: number;
-  kbPerConnection: number;
-}
-
 async function rounds(client: LoadClient, count: number, trigger: (marker: string) => ClientCommand & { cmd: 'round' }): Promise<{ latencies: number[]; missing: number }> {
   const latencies: number[] = [];
   let missing = 0;
@@ -112,32 +105,49 @@ async function rounds(client: LoadClient, count: number, trigger: (marker: strin
   return { latencies, missing };
 }
 
-async function bare(n: number, roundCount: number, payloadFor: (marker: string) => string): Promise<Measured> {
+interface Series {
+  /** Per size: latencies over all rounds and sockets, and sockets that missed a round. */
+  bySize: Map<number, { latencies: number[]; missing: number }>;
+  /** RSS growth per connection from none to the largest size, in KB, of the first process. */
+  kbPerConnection: number;
+  connectMs: number;
+}
+
+/** The bare ws server holding 1k, then 5k, then 10k sockets (growing), a few broadcasts at each size. */
+async function bareSeries(sizes: number[], roundCount: number, payloadFor: (marker: string) => string): Promise<Series> {
   const server = await startBaseline();
   const client = startClient();
   try {
     const before = await settledRss(server.pid);
-    const connected = await client.request({ cmd: 'connect', mode: 'bare', urls: [`ws://${server.url}/`], n, tokens: ['-'] });
+    const bySize = new Map<number, { latencies: number[]; missing: number }>();
+    let connectMs = 0;
+    for (const n of sizes) {
+      connectMs += (await client.request({ cmd: 'connect', mode: 'bare', urls: [`ws://${server.url}/`], n, tokens: ['-'] })).connectMs!;
+      bySize.set(
+        n,
+        await rounds(client, roundCount, (marker) => ({
+          cmd: 'round',
+          marker,
+          trigger: { url: `http://${server.url}/broadcast`, body: JSON.stringify({ payload: payloadFor(marker) }) },
+        })),
+      );
+    }
     const after = await settledRss(server.pid);
-    const result = await rounds(client, roundCount, (marker) => ({
-      cmd: 'round',
-      marker,
-      trigger: { url: `http://${server.url}/broadcast`, body: JSON.stringify({ payload: payloadFor(marker) }) },
-    }));
     await client.request({ cmd: 'close' });
-    return { ...result, connectMs: connected.connectMs!, kbPerConnection: (after - before) / n };
+    return { bySize, kbPerConnection: (after - before) / sizes.at(-1)!, connectMs };
   } finally {
     client.stop();
     server.stop();
   }
 }
 
-async function switchboard(
+/** Switchboard server process(es) with 1k, then 5k, then 10k subscribers of one thread (growing). */
+async function switchboardSeries(
   dataset: Dataset,
-  n: number,
+  sizes: number[],
   roundCount: number,
   setup: { threadId: string; tokens: string[]; senderToken: string; processes: number; redisUrl: string },
-): Promise<Measured> {
+): Promise<Series> {
   const env = { DATABASE_URL: dataset.databaseUrl, ...(setup.processes > 1 ? { REDIS_URL: setup.redisUrl } : {}), NODE_ENV: 'test', GRAPHQL_IDE: 'false', LOG_LEVEL: 'warn' };
   const servers: ServerProcess[] = [];
   for (let i = 0; i < setup.processes; i++) servers.push(await spawnServer(env));
@@ -147,16 +157,24 @@ async function switchboard(
     await fetch(servers[0]!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
     const before = await settledRss(servers[0]!.pid);
     const urls = servers.map((s) => s.url.replace(/^http/, 'ws'));
-    const connected = await client.request({ cmd: 'connect', mode: 'graphql', urls, n, tokens: setup.tokens, query: SUBSCRIPTION, variables: { t: setup.threadId } });
-    await subscriptionsActive(servers, n);
-    const after = await settledRss(servers[0]!.pid);
-    const result = await rounds(client, roundCount, (marker) => ({
-      cmd: 'round',
-      marker,
-      trigger: { url: servers[0]!.url, token: setup.senderToken, body: JSON.stringify({ query: SEND, variables: { t: setup.threadId, b: marker } }) },
-    }));
+    const bySize = new Map<number, { latencies: number[]; missing: number }>();
+    let connectMs = 0;
+    let after = before;
+    for (const n of sizes) {
+      connectMs += (await client.request({ cmd: 'connect', mode: 'graphql', urls, n, tokens: setup.tokens, query: SUBSCRIPTION, variables: { t: setup.threadId } })).connectMs!;
+      await subscriptionsActive(servers, n);
+      if (n === sizes.at(-1)) after = await settledRss(servers[0]!.pid);
+      bySize.set(
+        n,
+        await rounds(client, roundCount, (marker) => ({
+          cmd: 'round',
+          marker,
+          trigger: { url: servers[0]!.url, token: setup.senderToken, body: JSON.stringify({ query: SEND, variables: { t: setup.threadId, b: marker } }) },
+        })),
+      );
+    }
     await client.request({ cmd: 'close' });
-    return { ...result, connectMs: connected.connectMs!, kbPerConnection: (after - before) / (n / setup.processes) };
+    return { bySize, kbPerConnection: (after - before) / (sizes.at(-1)! / setup.processes), connectMs };
   } finally {
     client.stop();
     for (const s of servers) await s.stop();
@@ -181,60 +199,55 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     JSON.stringify({ id: '1', type: 'next', payload: { data: { threadEvents: { cursor: 'MTIzNDU2Nzg5OjEyMzQ1Njc4', type: 'MESSAGE_ADDED', message: { id: randomUUID(), body: marker, status: 'QUEUED' } } } } });
 
   const roundCount = ctx.quick ? 5 : 20;
+  // BENCH_FANOUT_N=10000 narrows a development run to some sizes (the two-process case is then skipped).
+  const sizes = process.env.BENCH_FANOUT_N ? process.env.BENCH_FANOUT_N.split(',').map(Number) : [1_000, 5_000, 10_000];
   const rows: BenchRow[] = [];
-  let memory: { subject: number; baseline: number; n: number } | null = null;
-  for (const n of [1_000, 5_000, 10_000]) {
-    const base = await bare(n, roundCount, payloadFor);
-    const subject = await switchboard(dataset, n, roundCount, setup);
-    ctx.log(`fan-out N=${n}: p99 ${p99(subject.latencies).toFixed(1)} ms vs bare ws ${p99(base.latencies).toFixed(1)} ms; connect ${(subject.connectMs / 1000).toFixed(1)} s; missing ${subject.missing}`);
-    const ratio = p99(subject.latencies) / p99(base.latencies);
-    rows.push({
-      benchmark: 'fan-out',
-      case: `N=${n}, one process, ${roundCount} rounds${subject.missing ? `, ${subject.missing} missed` : ''}`,
-      unit: 'ms',
-      median: median(subject.latencies),
-      p99: p99(subject.latencies),
-      baseline: 'bare ws broadcast',
-      baselineMedian: median(base.latencies),
-      baselineP99: p99(base.latencies),
-      ratio,
-      target: n === 10_000 ? 'p99 ≤ 2x bare ws' : '(10k is the target)',
-      met: n === 10_000 ? ratio <= 2 && subject.missing === 0 : null,
-    });
-    if (n === 10_000) memory = { subject: subject.kbPerConnection, baseline: base.kbPerConnection, n };
+  const base = await bareSeries(sizes, roundCount, payloadFor);
+  const subject = await switchboardSeries(dataset, sizes, roundCount, setup);
+  ctx.log(`fan-out: connecting ${sizes.at(-1)} subscribers took ${(subject.connectMs / 1000).toFixed(0)} s (bare ws: ${(base.connectMs / 1000).toFixed(1)} s)`);
+  const row = (caseName: string, s: { latencies: number[]; missing: number }, b: { latencies: number[] }, target: string, met: boolean | null): BenchRow => ({
+    benchmark: 'fan-out',
+    case: `${caseName}, ${roundCount} rounds${s.missing ? `, ${s.missing} missed` : ''}`,
+    unit: 'ms',
+    median: median(s.latencies),
+    p99: p99(s.latencies),
+    baseline: 'bare ws broadcast',
+    baselineMedian: median(b.latencies),
+    baselineP99: p99(b.latencies),
+    ratio: p99(s.latencies) / p99(b.latencies),
+    target,
+    met,
+  });
+  for (const n of sizes) {
+    const s = subject.bySize.get(n)!;
+    const b = base.bySize.get(n)!;
+    const ratio = p99(s.latencies) / p99(b.latencies);
+    ctx.log(`fan-out N=${n}: p99 ${p99(s.latencies).toFixed(1)} ms vs bare ws ${p99(b.latencies).toFixed(1)} ms`);
+    rows.push(row(`N=${n}, one process`, s, b, n === 10_000 ? 'p99 ≤ 2x bare ws' : '(10k is the target)', n === 10_000 ? ratio <= 2 && s.missing === 0 : null));
   }
+  const memory = { subject: subject.kbPerConnection, baseline: base.kbPerConnection, n: sizes.at(-1)! };
+  if (process.env.BENCH_FANOUT_N) return [...rows, memoryRow(memory)];
 
   const n2 = 5_000;
-  const base2 = await bare(n2, roundCount, payloadFor);
-  const two = await switchboard(dataset, n2, roundCount, { ...setup, processes: 2 });
-  rows.push({
-    benchmark: 'fan-out',
-    case: `N=${n2}, two processes + Redis, ${roundCount} rounds${two.missing ? `, ${two.missing} missed` : ''}`,
-    unit: 'ms',
-    median: median(two.latencies),
-    p99: p99(two.latencies),
-    baseline: 'bare ws broadcast',
-    baselineMedian: median(base2.latencies),
-    baselineP99: p99(base2.latencies),
-    ratio: p99(two.latencies) / p99(base2.latencies),
-    target: '(informational)',
-    met: null,
-  });
-
-  if (memory) {
-    rows.push({
-      benchmark: 'memory',
-      case: `RSS per idle subscribed connection, N=${memory.n}`,
-      unit: 'KB',
-      median: memory.subject,
-      p99: null,
-      baseline: 'bare ws socket',
-      baselineMedian: memory.baseline,
-      baselineP99: null,
-      ratio: memory.subject / memory.baseline,
-      target: '≤ 40 KB',
-      met: memory.subject <= 40,
-    });
-  }
+  const base2 = await bareSeries([n2], roundCount, payloadFor);
+  const two = await switchboardSeries(dataset, [n2], roundCount, { ...setup, processes: 2 });
+  rows.push(row(`N=${n2}, two processes + Redis`, two.bySize.get(n2)!, base2.bySize.get(n2)!, '(informational)', null));
+  rows.push(memoryRow(memory));
   return rows;
+}
+
+function memoryRow(memory: { subject: number; baseline: number; n: number }): BenchRow {
+  return {
+    benchmark: 'memory',
+    case: `RSS per idle subscribed connection, N=${memory.n}`,
+    unit: 'KB',
+    median: memory.subject,
+    p99: null,
+    baseline: 'bare ws socket',
+    baselineMedian: memory.baseline,
+    baselineP99: null,
+    ratio: memory.subject / memory.baseline,
+    target: '≤ 40 KB',
+    met: memory.subject <= 40,
+  };
 }

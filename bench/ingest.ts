@@ -49,7 +49,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       )
     ).map((r) => r.id);
 
-    const count = ctx.quick ? 1_500 : 6_000;
+    const count = ctx.quick ? 600 : 2_000;
     const rounds = ctx.quick ? 2 : 3;
     const conn = app.orm.em.getConnection();
     const insertRaw = (i: number, round: number) =>

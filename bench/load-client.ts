@@ -69,18 +69,20 @@ function open(mode: 'graphql' | 'bare', url: string, index: number, token: strin
 async function handle(command: ClientCommand): Promise<ClientReply> {
   switch (command.cmd) {
     case 'connect': {
+      // Adds sockets until `n` are open, so one run can measure 1k, then 5k, then 10k on the same processes.
       const t0 = performance.now();
-      const opened: WebSocket[] = new Array(command.n);
-      let next = 0;
+      const start = sockets.length;
+      const opened: WebSocket[] = new Array(Math.max(0, command.n - start));
+      let next = start;
       await Promise.all(
-        Array.from({ length: Math.min(CONNECT_PARALLEL, command.n) }, async () => {
+        Array.from({ length: Math.min(CONNECT_PARALLEL, opened.length) }, async () => {
           while (next < command.n) {
             const i = next++;
-            opened[i] = await open(command.mode, command.urls[i % command.urls.length]!, i, command.tokens[i % command.tokens.length]!, command.query, command.variables);
+            opened[i - start] = await open(command.mode, command.urls[i % command.urls.length]!, i, command.tokens[i % command.tokens.length]!, command.query, command.variables);
           }
         }),
       );
-      sockets = opened;
+      sockets.push(...opened);
       return { ok: true, connected: sockets.length, connectMs: performance.now() - t0 };
     }
     case 'round': {

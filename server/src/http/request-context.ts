@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { RequestContext, Principal } from '../graphql/context';
 import { ErrorCode } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
@@ -43,17 +43,24 @@ export async function buildContext(
   deps: ContextDeps,
   input: { requestId: string; clientAddress: string; token: string | null; principal?: Principal | null; credential?: string },
 ): Promise<RequestContext> {
-  const em = deps.orm.em.fork({ clear: true, useContext: false });
+  let em: EntityManager | undefined;
   let principal = input.principal ?? null;
-  if (principal) {
-    em.setFilterParams(TENANT_FILTER, { organizationId: principal.organizationId });
-  } else if (input.token) {
+  if (!principal && input.token) {
+    em = deps.orm.em.fork({ clear: true, useContext: false });
     principal = await deps.services.authentication.authenticate(em, input.token);
     if (!principal) throw invalidCredential();
   }
+  const organizationId = principal?.organizationId;
   return {
     requestId: input.requestId,
-    em,
+    // Made on first use: a graphql-ws subscription keeps its context for hours and usually never queries.
+    get em(): EntityManager {
+      if (!em) {
+        em = deps.orm.em.fork({ clear: true, useContext: false });
+        if (organizationId) em.setFilterParams(TENANT_FILTER, { organizationId });
+      }
+      return em;
+    },
     principal,
     services: deps.services,
     logger: deps.logger.child({ requestId: input.requestId }),

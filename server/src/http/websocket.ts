@@ -1,5 +1,5 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
@@ -7,6 +7,7 @@ import type { Principal } from '../graphql/context';
 import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import type { Metrics } from '../observability/metrics';
+import { subscribeShared } from '../realtime/shared-execution';
 import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
 
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
@@ -14,6 +15,9 @@ export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
 export const MAX_WS_PAYLOAD = 64 * 1024;
 /** Messages a socket may send per second before it is closed (4429). */
 export const MAX_WS_MESSAGES_PER_SECOND = 50;
+/** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
+const DOCUMENT_CACHE_SIZE = 1_000;
+const MAX_CACHED_QUERY_LENGTH = 10_000;
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
 export type SocketExtra = {
@@ -93,9 +97,37 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
 
   const rules = [...specifiedRules, ...VALIDATION_RULES, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
+  /**
+   * Parsed and validated documents by source text: thousands of clients send the same few subscriptions, and
+   * one shared document object is what lets subscribeShared execute an event once for all of them.
+   */
+  const documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
+  const checkDocument = (query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } => {
+    const cached = documents.get(query);
+    if (cached) return cached;
+    let checked: { document: DocumentNode } | { errors: readonly GraphQLError[] };
+    try {
+      const document = parse(query, { maxTokens: LIMITS.maxTokens });
+      const errors = validate(opts.schema, document, rules);
+      checked = errors.length
+        ? {
+            errors: errors.map((e) =>
+              e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }),
+            ),
+          }
+        : { document };
+    } catch (err) {
+      checked = { errors: [new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })] };
+    }
+    if (documents.size >= DOCUMENT_CACHE_SIZE) documents.clear();
+    if (query.length <= MAX_CACHED_QUERY_LENGTH) documents.set(query, checked);
+    return checked;
+  };
+
   const serverCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema: opts.schema,
+      subscribe: subscribeShared,
       connectionInitWaitTimeout: 5_000,
       onConnect: async (ctx) => {
         const req = ctx.extra.request;
@@ -123,18 +155,9 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         return true;
       },
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
-        } catch (err) {
-          return [new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })];
-        }
-        const errors = validate(opts.schema, document, rules);
-        if (errors.length) {
-          return errors.map((e) =>
-            e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }),
-          );
-        }
+        const checked = checkDocument(payload.query);
+        if (!('document' in checked)) return checked.errors;
+        const document = checked.document;
         return {
           schema: opts.schema,
           document,

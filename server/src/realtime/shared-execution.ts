@@ -1,0 +1,91 @@
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { RequestContext, Principal } from '../graphql/context';
+import { Permission } from '../modules/identity/permissions';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+const ALL_PERMISSIONS = Object.values(Permission) as Permission[];
+
+/**
+ * What decides a subscriber's view of an event: the organization and the permissions that hold in the
+ * event's workspace. Live event types have no viewer-specific fields, so two subscribers with the same key,
+ * document and variables get the same result. Cached per principal object (a new one replaces it when
+ * access changes).
+ */
+const keysByPrincipal = new WeakMap<Principal, Map<string, string>>();
+function permissionKey(principal: Principal, workspaceId: string): string {
+  let byWorkspace = keysByPrincipal.get(principal);
+  if (!byWorkspace) keysByPrincipal.set(principal, (byWorkspace = new Map()));
+  let key = byWorkspace.get(workspaceId);
+  if (key === undefined) {
+    key = `${principal.organizationId}:${ALL_PERMISSIONS.map((p) => (principal.access.can(p, workspaceId) ? '1' : '0')).join('')}`;
+    byWorkspace.set(workspaceId, key);
+  }
+  return key;
+}
+
+/** Results per event object, then per (document, variables, permission key); dropped with the event. */
+const resultsByEvent = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+
+function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Result {
+  const ctx = args.contextValue as RequestContext | undefined;
+  const workspaceId = (event as { workspaceId?: unknown } | null)?.workspaceId;
+  if (!ctx?.principal || typeof workspaceId !== 'string' || typeof event !== 'object' || event === null) {
+    return execute({ ...args, rootValue: event });
+  }
+  let byDocument = resultsByEvent.get(event);
+  if (!byDocument) resultsByEvent.set(event, (byDocument = new WeakMap()));
+  let byKey = byDocument.get(args.document);
+  if (!byKey) byDocument.set(args.document, (byKey = new Map()));
+  const key = `${permissionKey(ctx.principal, workspaceId)}|${argsKey}`;
+  let result = byKey.get(key);
+  if (!result) {
+    result = execute({ ...args, rootValue: event });
+    byKey.set(key, result);
+  }
+  return result;
+}
+
+function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => U | Promise<U>): AsyncGenerator<U, void, void> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  const close = async () => {
+    await iterator.return?.();
+  };
+  const mapped = async (result: IteratorResult<T>): Promise<IteratorResult<U, void>> => {
+    if (result.done) return { value: undefined, done: true };
+    try {
+      return { value: await fn(result.value), done: false };
+    } catch (error) {
+      await close().catch(() => undefined);
+      throw error;
+    }
+  };
+  const generator: AsyncGenerator<U, void, void> = {
+    next: async () => mapped(await iterator.next()),
+    return: async () => {
+      await close();
+      return { value: undefined, done: true };
+    },
+    throw: async (error: unknown) => {
+      if (iterator.throw) return mapped(await iterator.throw(error));
+      await close();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return generator;
+    },
+  } as AsyncGenerator<U, void, void>;
+  return generator;
+}
+
+/**
+ * graphql-js `subscribe`, except that each event is executed once per distinct view (see permissionKey)
+ * and the result shared by every subscriber with that view: fan-out to 10k sockets runs the resolvers a
+ * handful of times, not 10k times. Per-event authorisation has already happened in the source stream.
+ */
+export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+  const argsKey = `${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`;
+  return mapAsyncIterator(source as AsyncIterable<unknown>, (event) => executeShared(args, argsKey, event));
+}
