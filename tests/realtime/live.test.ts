@@ -120,6 +120,22 @@ describe('live events across two server processes', () => {
     for (const s of [moverStream, agentStream, viewerStream]) s.dispose();
   });
 
+  it('shares an event\'s execution only between subscribers with the same view: a viewer beside a supervisor still gets no body', async () => {
+    const threadId = await start(a, supervisor.token, '+15553000009', 'shared view');
+    // The same operation text and variables on the same server: one parsed document, one event object.
+    const sup = collect(client(b, supervisor.token), THREAD, { t: threadId }, (d) => d.threadEvents);
+    const view = collect(client(b, viewer.token), THREAD, { t: threadId }, (d) => d.threadEvents);
+    const sup2 = collect(client(b, supervisor.token), THREAD, { t: threadId }, (d) => d.threadEvents);
+    await sleep(300);
+    await send(a, supervisor.token, threadId, 'only for readers of bodies');
+    const [forSupervisor, forViewer, forSecond] = await Promise.all([sup.waitFor(1), view.waitFor(1), sup2.waitFor(1)]);
+    expect(forSupervisor[0].message.body).toBe('only for readers of bodies');
+    expect(forSecond[0].message.body).toBe('only for readers of bodies');
+    expect(forViewer[0].message.body).toBeNull();
+    expect(forViewer[0].cursor).toBe(forSupervisor[0].cursor);
+    for (const s of [sup, view, sup2]) s.dispose();
+  });
+
   it('ends subscriptions with FORBIDDEN within a second when a role is removed or the user deactivated', async () => {
     const victim = await org.login(await org.user('Temp', [{ workspace: W, roles: [Role.SUPERVISOR] }]));
     const other = await org.login(await org.user('Temp2', [{ workspace: W, roles: [Role.SUPERVISOR] }]));
