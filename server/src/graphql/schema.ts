@@ -15,6 +15,7 @@ import { InboxResolver } from '../modules/inbox/inbox.resolver';
 import { ContactResolver } from '../modules/inbox/contacts.resolver';
 import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
+import { LivePositionResolver } from '../realtime/position.resolver';
 import { applyAuth, authDirective } from './auth';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -31,6 +32,7 @@ const RESOLVERS: NonEmptyArray<Function> = [
   CatalogueResolver,
   SubscriptionResolver,
   DashboardSubscriptionResolver,
+  LivePositionResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

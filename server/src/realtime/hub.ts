@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
 import type { LoggedEvent } from './events';
-import { readAfter, safeHead } from './event-log';
+import { readLog, safeHead } from './event-log';
 
 export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
 export const ACCESS_CHANNEL = 'sb:access';
@@ -26,6 +26,8 @@ export interface LiveSubscriber {
  */
 export class Hub {
   private cursor: { xid: string; id: string } = { xid: '0', id: '0' };
+  /** The highest safe line proven so far: the line itself may dip back, the hub's reads never do. */
+  private line = '0';
   private readonly byWorkspace = new Map<string, Set<LiveSubscriber>>();
   private readonly byUser = new Map<string, Set<LiveSubscriber>>();
   private readonly channelRelease = new Map<string, Promise<() => Promise<void>>>();
@@ -149,7 +151,8 @@ export class Hub {
   private async tail(): Promise<void> {
     const em = this.orm.em.fork();
     for (;;) {
-      const batch = await readAfter(em, this.cursor, 500);
+      const { events: batch, line } = await readLog(em, this.cursor, 500, this.line);
+      this.line = line;
       for (const event of batch) {
         this.cursor = { xid: event.xid, id: event.id };
         for (const sub of [...(this.byWorkspace.get(event.workspaceId) ?? [])]) {
