@@ -18,7 +18,6 @@ import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime
 import { LivePositionResolver } from '../realtime/position.resolver';
 import { applyAuth, authDirective } from './auth';
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 const RESOLVERS: NonEmptyArray<Function> = [
   IdentityResolver,
   TeamResolver,

@@ -154,7 +154,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         });
         return true;
       },
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onSubscribe: (_ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const checked = checkDocument(payload.query);
         if (!('document' in checked)) return checked.errors;
         const document = checked.document;
