@@ -204,7 +204,9 @@ describe('SDK subscriptions across restarts and cuts', () => {
     const last = await sentinel(t1, streams);
 
     const reconnects = changes.filter((c) => c.state === 'reconnecting') as Array<Extract<ConnectionChange, { state: 'reconnecting' }>>;
-X
+    const codes = new Map<number, number>();
+    for (const c of reconnects) codes.set(c.closeCode, (codes.get(c.closeCode) ?? 0) + 1);
+    console.log(`closes seen by the client (code x times, failed attempts included): ${[...codes].map(([code, times]) => `${code} x${times}`).join(', ')}`);
     // One socket: the client reconnected for all three at once, not once per subscription.
     expect(changes.filter((c) => c.state === 'connected').length).toBe(3);
     for (const s of streams) expect(s.ended, `${s.name} ended`).toBe(false);
