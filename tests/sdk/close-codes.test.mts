@@ -109,6 +109,27 @@ describe('SDK close codes against a scripted peer', () => {
     expect([a.error, b.error]).toEqual([null, null]);
   });
 
+  it('a start position sent before any event (startCursor) is where a resume starts; it is not yielded as an event', async () => {
+    const client = createSwitchboardClient({ url: peer.url, webSocketImpl: WebSocket, retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const before = peer.connections.length;
+    const a = read(client.subscribe(OnThreadEventsDocument, { threadId: 'A' }));
+    const b = read(client.subscribe(OnThreadEventsDocument, { threadId: 'B' }));
+    await until(() => peer.connections.length > before && peer.connections[before]!.subscribes.length === 2, () => 'no subscription');
+    const conn = peer.connections[before]!;
+    const idOf = (c: PeerConnection, t: string) => c.subscribes.find((s) => s.variables.threadId === t)!.id;
+    // Two shapes a server may use: in the result's extensions (no data), or on the root field.
+    conn.socket.send(JSON.stringify({ id: idOf(conn, 'A'), type: 'next', payload: { extensions: { startCursor: 'start-a' } } }));
+    conn.socket.send(JSON.stringify({ id: idOf(conn, 'B'), type: 'next', payload: { data: { threadEvents: { startCursor: 'start-b', cursor: null, type: null } } } }));
+    await until(() => b.values.length === 1, () => 'B did not get its first message');
+    conn.socket.close(4008, 'slow consumer');
+    await until(() => peer.connections.length > before + 1 && peer.connections[before + 1]!.subscribes.length === 2, () => 'no resubscription');
+    const next = peer.connections[before + 1]!;
+    expect(next.subscribes.find((s) => s.variables.threadId === 'A')!.variables.after).toBe('start-a');
+    expect(next.subscribes.find((s) => s.variables.threadId === 'B')!.variables.after).toBe('start-b');
+    expect(a.values).toEqual([]);
+    await client.dispose();
+  });
+
   it('a 4403 close ends every subscription with FORBIDDEN and does not reconnect', async () => {
     const changes: ConnectionChange[] = [];
     const client = createSwitchboardClient({ url: peer.url, webSocketImpl: WebSocket, retry: { initialDelayMs: 10, maxDelayMs: 50 }, onConnectionChange: (c) => changes.push(c) });
@@ -182,6 +203,23 @@ describe('SDK refusals from the real server', () => {
       if (i > 30) throw new Error('the good subscription got nothing');
     }
     expect(good.ended).toBe(false);
+    await client.dispose();
+  });
+
+  it('60 subscriptions on one client are not closed for flooding: the SDK paces its messages under the server limit', async () => {
+    const changes: ConnectionChange[] = [];
+    const client = createSwitchboardClient({ url: server.url, token: admin.token, webSocketImpl: WebSocket, onConnectionChange: (c) => changes.push(c) });
+    const streams = Array.from({ length: 60 }, () => read(client.subscribe(OnInboxEventsDocument, { workspaceId: W.id })));
+    const threadId = (await gql(admin.token, `mutation($w: ID!) { startThread(input: { workspaceId: $w, phone: "+15554200002", body: "hello" }) { id } }`, { w: W.id })).startThread.id;
+    const started = Date.now();
+    let i = 0;
+    while (streams.some((s) => s.values.length === 0 && !s.ended)) {
+      if (Date.now() - started > 60_000) throw new Error(`${streams.filter((s) => !s.values.length).length} of 60 got nothing`);
+      await gql(admin.token, `mutation($t: ID!, $b: String!) { sendMessage(input: { threadId: $t, body: $b }) { id } }`, { t: threadId, b: `p-${i++}` });
+      await until(() => streams.every((s) => s.values.length > 0 || s.ended), () => '', 3_000).catch(() => undefined);
+    }
+    expect(streams.filter((s) => s.ended).map((s) => String(s.error))).toEqual([]);
+    expect(changes.filter((c) => c.state === 'reconnecting')).toEqual([]);
     await client.dispose();
   });
 
