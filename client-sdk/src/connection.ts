@@ -122,7 +122,13 @@ export class LiveConnection {
     const Impl = (this.options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket) as WebSocketConstructor | undefined;
     if (!Impl) return this.failAll(new SwitchboardError('NETWORK_ERROR', 'No WebSocket implementation: pass webSocketImpl (e.g. WebSocket from the "ws" package on Node 20)'), CloseCodes.ABNORMAL);
     this.options.onChange?.({ state: 'connecting', attempt: this.attempt });
-    const socket = new Impl(this.options.url, GRAPHQL_TRANSPORT_WS_PROTOCOL);
+    let socket: WebSocketLike;
+    try {
+      socket = new Impl(this.options.url, GRAPHQL_TRANSPORT_WS_PROTOCOL);
+    } catch (err) {
+      // A malformed URL, a blocked port: no later attempt can do better.
+      return this.failAll(new SwitchboardError('NETWORK_ERROR', `Could not open a websocket to ${this.options.url}: ${(err as Error).message}`), CloseCodes.ABNORMAL);
+    }
     this.socket = socket;
     this.acknowledged = false;
     socket.onopen = () => {
