@@ -50,7 +50,8 @@ describe('the client SDK against the real server', () => {
 });
 
 describe('generated SDK files', () => {
-  it('operations, the SDK schema, error codes and typed documents are what the schema produces (run `npm run codegen` when this fails)', async () => {
+  // Code generation and a full tsc run are CPU-bound: on a loaded 2-core machine they take minutes, not seconds.
+  it('operations, the SDK schema, error codes and typed documents are what the schema produces (run `npm run codegen` when this fails)', { timeout: 240_000 }, async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-ops-'));
     execFileSync(process.execPath, [path.join(ROOT, 'client-sdk/scripts/generate-operations.mjs'), tmp], { cwd: ROOT, stdio: 'pipe' });
     const written = fs.readdirSync(tmp, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(tmp, f)).isFile());
@@ -69,7 +70,7 @@ describe('generated SDK files', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('a program that sends a wrong variable type or reads a missing field does not compile', () => {
+  it('a program that sends a wrong variable type or reads a missing field does not compile', { timeout: 240_000 }, () => {
     // Each @ts-expect-error in client-sdk/test/types.check.ts must be an error; tsc fails if one is not.
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'client-sdk/tsconfig.check.json'], { cwd: ROOT, stdio: 'pipe' });
   });
