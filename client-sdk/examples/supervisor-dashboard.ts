@@ -28,7 +28,7 @@ const client = createSwitchboardClient({
   token: login.token,
   webSocketImpl: WebSocket,
   onConnectionChange: (change) => {
-    if (change.state === 'reconnecting') console.log(`  (connection closed with ${change.closeCode}; reconnecting in ${change.delayMs} ms)`);
+    if (change.state === 'reconnecting' && change.attempt === 1) console.log(`  (connection closed with ${change.closeCode}; reconnecting)`);
     if (change.state === 'connected') console.log('  (connected)');
   },
 });

@@ -69,7 +69,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
   const credential = options.token ?? options.apiKey;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const retry = { initialDelayMs: 250, maxDelayMs: 5_000, maxAttempts: Infinity, ...options.retry };
-  const backoff = (attempt: number) => Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+  const backoff = (attempt: number) => Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
   let connection: LiveConnection | null = null;
   const live = (): LiveConnection =>
     (connection ??= new LiveConnection({

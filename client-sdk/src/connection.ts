@@ -222,7 +222,7 @@ export class LiveConnection {
     if (this.attempt > maxAttempts) {
       return this.failAll(new SwitchboardError('NETWORK_ERROR', `The connection was lost (${code}) and ${maxAttempts} reconnection attempts failed`, [], undefined, code), code);
     }
-    const delayMs = Math.round(Math.min(maxDelayMs, initialDelayMs * 2 ** (this.attempt - 1)) * (0.75 + Math.random() * 0.5));
+    const delayMs = Math.round(Math.min(maxDelayMs, initialDelayMs * 2 ** (this.attempt - 1) * (0.75 + Math.random() * 0.5)));
     this.options.onChange?.({ state: 'reconnecting', closeCode: code, reason, attempt: this.attempt, delayMs });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
