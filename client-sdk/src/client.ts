@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { Kind, print, type DocumentNode } from 'graphql';
+import { Kind, parse, print, type DocumentNode } from 'graphql';
 import { LiveConnection, type ConnectionChange } from './connection.js';
 import { SwitchboardError, type GraphQLErrorShape } from './errors.js';
 import { LiveSubscriptionImpl, type LiveSubscription } from './live-subscription.js';
@@ -58,6 +58,9 @@ function wsUrl(url: string): string {
   return url.replace(/^http/, 'ws');
 }
 
+/** Where the live event log stands (see `Query.liveCursor`). */
+const LIVE_CURSOR = parse('query LiveCursor { liveCursor }') as TypedDocumentNode<{ liveCursor: string }, Record<string, never>>;
+
 /** Whether the document's operation declares `$after` (only then does a resume send the cursor). */
 function declaresAfter(document: DocumentNode): boolean {
   return document.definitions.some(
@@ -114,7 +117,19 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
       resume: opts.resume !== false,
       retryDelayMs: backoff,
     });
-    live().add(subscription);
+    if (!subscription.cursor && declaresAfter(document)) {
+      // No position yet: start from where the log stands now, so a drop before the first event loses nothing.
+      void execute<{ liveCursor: string }>(LIVE_CURSOR)
+        .then(({ liveCursor }) => {
+          subscription.cursor ??= liveCursor;
+        })
+        .catch(() => undefined) // an older server, or no network yet: subscribe from now, as before
+        .finally(() => {
+          if (!subscription.isDone) live().add(subscription);
+        });
+    } else {
+      live().add(subscription);
+    }
     return subscription;
   }
 

@@ -59,6 +59,11 @@ export class LiveSubscriptionImpl<R> implements LiveSubscription<R>, LiveOperati
     this.cursor = options.after;
   }
 
+  /** Ended (by the caller, the server or a failure): nothing more to (re)subscribe. */
+  get isDone(): boolean {
+    return this.done;
+  }
+
   payload(): { query: string; variables: Record<string, unknown> } {
     const variables = { ...this.options.variables };
     if (this.options.acceptsAfter && this.cursor) variables.after = this.cursor;
