@@ -6,7 +6,7 @@ import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TEST_REDIS_URL } from '../support/services';
-import { collect, exactlyOnceProblems, sleep } from './support';
+import { collect, exactlyOnceProblems, waitUntil } from './support';
 import { readLog } from '../../server/src/realtime/event-log';
 import { decodeEventCursor, encodeEventCursor } from '../../server/src/realtime/events';
 import { spawnServer, waitForReady } from '../support/process';
@@ -41,14 +41,6 @@ describe('live events across two server processes', () => {
   const cursorNow = () => ok(a, supervisor.token, `{ liveCursor }`).then((d) => d.liveCursor as string);
   const startIn = (server: TestServer, token: string, workspaceId: string, phone: string, body: string) =>
     ok(server, token, `mutation($w: ID!, $p: String!, $b: String!) { startThread(input: { workspaceId: $w, phone: $p, body: $b }) { id } }`, { w: workspaceId, p: phone, b: body }).then((d) => d.startThread.id as string);
-  /** Waits (bounded) for a condition that a signal will make true. */
-  const until = async (condition: () => boolean, what: string, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
-  };
 
   beforeAll(async () => {
     a = await bootServer({ redis: true });
@@ -241,7 +233,7 @@ describe('live events across two server processes', () => {
     await slow.query('commit');
     await slow.end();
     b.app.hub.wake();
-    await until(() => ours().length >= 2, 'early and late');
+    await waitUntil(() => ours().length >= 2, 'early and late');
     expect(ours()).toEqual(['early', 'late']);
     stream.dispose();
   });
@@ -288,11 +280,8 @@ describe('live events across two server processes', () => {
     const threadId = await start(a, supervisor.token, '+15553000007', 'for the dashboard');
     const before = first.agents.find((x: { name: string }) => x.name === 'Agent').openThreads;
     await ok(a, supervisor.token, `mutation($t: ID!, $u: ID!) { assignThread(threadId: $t, userId: $u) { id } }`, { t: threadId, u: agent.id });
-    for (let i = 0; i < 300; i++) {
-      const row = dash.events.at(-1).agents.find((x: { name: string }) => x.name === 'Agent');
-      if (row.availability === 'ONLINE' && row.openThreads === before + 1) break;
-      await sleep(50);
-    }
+    const agentRow = () => dash.events.at(-1).agents.find((x: { name: string }) => x.name === 'Agent');
+    await waitUntil(() => agentRow().availability === 'ONLINE' && agentRow().openThreads === before + 1, 'the dashboard to show the assignment').catch(() => undefined);
     const row = dash.events.at(-1).agents.find((x: { name: string }) => x.name === 'Agent');
     expect(row).toMatchObject({ availability: 'ONLINE', openThreads: before + 1 });
     dash.dispose();
