@@ -6,7 +6,6 @@ import { bootServer, type TestServer } from '../support/server';
 import { FIXTURE_PASSWORD, OrgBuilder } from '../support/fixtures';
 import { ConfigError, loadConfig } from '../../server/src/config';
 import { Role } from '../../server/src/modules/identity/permissions';
-
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { ManualClock } from '../../server/src/shared/clock';
 
