@@ -24,7 +24,7 @@ const REQUEST_RESET = `mutation($email: String!) { requestPasswordReset(email: $
 const RESET = `mutation($token: String!, $password: String!) { resetPassword(token: $token, newPassword: $password) }`;
 const SIGN_UP = `mutation($email: String!) { signUp(input: { organizationName: "Gamma", name: "Gus", email: $email, password: "gus's long password" }) { token } }`;
 
-describe('accounts', () => {
+describe('accounts', { timeout: 60_000 }, () => {
   let server: TestServer;
   let closedServer: TestServer;
   const clock = new ManualClock(new Date('2026-11-30T12:00:00Z'));
