@@ -297,6 +297,16 @@ describe('accounts', { timeout: 60_000 }, () => {
     });
   });
 
+  it('takes changePassword, requestPasswordReset and resetPassword once per document (no alias-batched guessing)', async () => {
+    const u = await person();
+    const batched = [
+      `mutation { a: changePassword(currentPassword: "guess one xx", newPassword: "${NEW_PASSWORD}") { count } b: changePassword(currentPassword: "guess two xx", newPassword: "${NEW_PASSWORD}") { count } }`,
+      `mutation { a: requestPasswordReset(email: "${u.email}") b: requestPasswordReset(email: "${u.email}") }`,
+      `mutation { a: resetPassword(token: "sbr_a", newPassword: "${NEW_PASSWORD}") b: resetPassword(token: "sbr_b", newPassword: "${NEW_PASSWORD}") }`,
+    ];
+    for (const doc of batched) expect(codeOf(await post(doc, {}, u.token))).toBe('QUERY_TOO_COMPLEX');
+  });
+
   describe('lockouts', () => {
     /** Wrong guesses until the account-wide counter refuses (10 attempts a window); returns the refusal. */
     async function lockOut(email: string): Promise<Result> {
@@ -370,6 +380,17 @@ describe('accounts', { timeout: 60_000 }, () => {
       await lockOut(u.email);
       expect((await login(u.email, FIXTURE_PASSWORD, strangersDevice)).status).toBe(429);
       expect((await login(u.email, FIXTURE_PASSWORD, 'sbd_made-up-device')).status).toBe(429);
+    });
+
+    it("a password reset lifts the account's lockout: the new password logs in at once", async () => {
+      nextWindow();
+      const u = await person();
+      await lockOut(u.email);
+      await post(REQUEST_RESET, { email: u.email });
+      expect((await post(RESET, { token: await resetMailFor(u.email), password: NEW_PASSWORD })).body.errors).toBeUndefined();
+      const r = await login(u.email, NEW_PASSWORD);
+      expect(r.status).toBe(200);
+      expect(r.body.errors).toBeUndefined();
     });
 
     it("a known device's own wrong guesses are limited on its own counter", async () => {

@@ -92,6 +92,8 @@ export class PasswordResetService {
       // This token and any other outstanding one for the user: a reset spends them all.
       await tx.nativeUpdate(PasswordResetToken, { user: user.id, usedAt: null }, { usedAt: now });
       const revokedSessions = await this.authentication.revokeSessionsOf(tx, user.id);
+      // The mailbox is proof enough: guesses made at the account before the reset no longer lock its owner out.
+      await this.throttle.clear(tx, `login:account:${user.email}`);
       audit(tx, { organizationId, userId: user.id }, {
         action: 'user.password.reset',
         targetType: 'User',

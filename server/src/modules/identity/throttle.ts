@@ -45,4 +45,9 @@ export class Throttle {
       throw new RateLimitedError(Math.max(1, Math.ceil((endsAt - now.getTime()) / 1000)));
     }
   }
+
+  /** Forgets a counter (e.g. an account's failed logins once its owner proved control of the mailbox). */
+  async clear(em: EntityManager, key: string): Promise<void> {
+    await em.getConnection().execute(`delete from throttle_windows where key = ?`, [key], 'run', em.getTransactionContext());
+  }
 }
