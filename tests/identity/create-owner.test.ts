@@ -20,9 +20,9 @@ interface Run {
   stderr: string;
 }
 
-function createOwner(args: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
+function runNode(script: string, env: Record<string, string>, args: string[] = [], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], {
+    const proc = spawn(process.execPath, [script, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -36,6 +36,8 @@ function createOwner(args: string[], env: Record<string, string>, stdin?: string
     if (stdin !== undefined) proc.stdin!.end(stdin);
   });
 }
+
+const createOwner = (args: string[], env: Record<string, string>, stdin?: string) => runNode(CLI, env, args, stdin);
 
 const owner = (email: string) => ['--email', email, '--name', 'First Owner', '--organization', 'Production Co'];
 
@@ -130,6 +132,25 @@ describe('npm run create-owner (the compiled CLI)', { timeout: 120_000 }, () => 
       await adminQuery(`drop database if exists "${name}" with (force)`);
     }
   });
+
+  it('without DATABASE_URL: creates the owner in the embedded Postgres under DATA_DIR (after `migrate`)', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sb-owner-${randomBytes(3).toString('hex')}-`));
+    try {
+      const env = { DATA_DIR: dataDir, CREATE_OWNER_PASSWORD: PASSWORD };
+      const early = await createOwner(owner('embedded@prod.test'), env);
+      expect(early.stderr).toMatch(/run `npm run migrate` first/);
+      const migrate = await runNode(path.join(ROOT, 'dist/server/src/db/migrate-cli.js'), { DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      expect(migrate.stdout).toMatch(/applied: /);
+      const created = await createOwner(owner('embedded@prod.test'), env);
+      expect(created.stderr).toBe('');
+      expect(created.code).toBe(0);
+      // The row is there for the next process that opens the same data directory.
+      const again = await createOwner(owner('embedded@prod.test'), env);
+      expect(again.stderr.trim()).toBe('create-owner: An account with this email already exists');
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 
   it('without DATABASE_URL: refuses in one line while a running server owns the embedded Postgres', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sb-owner-${randomBytes(3).toString('hex')}-`));
