@@ -88,6 +88,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       logger: logger.child({ component: 'services' }),
       publicUrl: config.publicUrl,
       smtpUrl: config.smtpUrl,
+      signup: config.signup,
       channel: opts.channel,
     });
     // Delivery receipts from the channel move message statuses forward (idempotently).

@@ -27,7 +27,11 @@ export interface Config {
   seedDemo: boolean;
   shutdownTimeoutMs: number;
   eventRetentionDays: number;
+  /** `open`: anyone may `signUp` an organization; `closed`: only `npm run create-owner` makes one. */
+  signup: SignupMode;
 }
+
+export type SignupMode = 'open' | 'closed';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, reason: string) {
@@ -113,5 +117,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: bool(env, 'SEED_DEMO', !production),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 8000, 100, 60000),
     eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', 7, 1, 365),
+    // A production install is not a public sign-up page unless its operator says so.
+    signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, production ? 'closed' : 'open'),
   };
 }

@@ -1,10 +1,12 @@
 import type { Clock } from './shared/clock';
+import type { SignupMode } from './config';
 import type { Logger } from './observability/logger';
 import { AuthenticationService } from './modules/identity/authentication.service';
 import { AgentGroupService } from './modules/identity/agent-groups.service';
 import { ApiKeyService } from './modules/identity/api-keys.service';
 import { CustomRoleService } from './modules/identity/custom-roles.service';
 import { OutboxOnlyMailer, SmtpMailer, type Mailer } from './modules/identity/mailer';
+import { PasswordResetService } from './modules/identity/password-reset.service';
 import { TeamService } from './modules/identity/team.service';
 import { Throttle } from './modules/identity/throttle';
 import { WorkspaceService } from './modules/identity/workspaces.service';
@@ -20,6 +22,7 @@ export interface Services {
   clock: Clock;
   mailer: Mailer;
   authentication: AuthenticationService;
+  passwordReset: PasswordResetService;
   team: TeamService;
   apiKeys: ApiKeyService;
   agentGroups: AgentGroupService;
@@ -39,22 +42,25 @@ export interface ServiceOptions {
   logger: Logger;
   publicUrl: string;
   smtpUrl?: string;
+  /** Whether `signUp` is open to anyone (default) or closed (production: `create-owner` makes the first owner). */
+  signup?: SignupMode;
   /** Where outbound messages go; the sandbox (records sends, reports receipts) by default. */
   channel?: ChannelProvider;
 }
 
 export function createServices(opts: ServiceOptions): Services {
-  const throttle = new Throttle();
+  const throttle = new Throttle(opts.clock);
   const mailer = opts.smtpUrl
     ? new SmtpMailer(opts.smtpUrl, `Switchboard <no-reply@${new URL(opts.publicUrl).hostname}>`, opts.logger)
     : new OutboxOnlyMailer(opts.logger);
-  const authentication = new AuthenticationService(opts.clock, opts.sessionTtlMs, throttle);
+  const authentication = new AuthenticationService(opts.clock, opts.sessionTtlMs, throttle, opts.signup ?? 'open');
   const channel = opts.channel ?? new SandboxProvider();
   const contacts = new ContactService(opts.clock);
   return {
     clock: opts.clock,
     mailer,
     authentication,
+    passwordReset: new PasswordResetService(opts.clock, mailer, throttle, authentication, opts.publicUrl),
     team: new TeamService(opts.clock, mailer, authentication, throttle, opts.publicUrl),
     apiKeys: new ApiKeyService(opts.clock),
     agentGroups: new AgentGroupService(),

@@ -15,7 +15,7 @@ import {
 } from 'graphql';
 import { bootServer, type TestServer } from '../support/server';
 
-const PUBLIC = new Set(['Mutation.signUp', 'Mutation.login', 'Mutation.acceptInvitation']);
+const PUBLIC = new Set(['Mutation.signUp', 'Mutation.login', 'Mutation.acceptInvitation', 'Mutation.requestPasswordReset', 'Mutation.resetPassword']);
 
 /** A syntactically valid value for any input type (what it means does not matter: the call must be refused first). */
 function sample(type: GraphQLInputType): unknown {
@@ -45,7 +45,7 @@ describe('without a token', () => {
   });
   afterAll(() => server.close());
 
-  it('no operation but signUp, login and acceptInvitation is reachable (from introspection)', async () => {
+  it('no operation but signUp, login, acceptInvitation and the password reset pair is reachable (from introspection)', async () => {
     const intro = await server.gql<IntrospectionQuery>(getIntrospectionQuery());
     const schema = buildClientSchema(intro.body.data!);
     const reachable: string[] = [];

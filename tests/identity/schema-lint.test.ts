@@ -6,7 +6,7 @@ import { hasAuth, isExempt } from '../../server/src/graphql/auth';
 import { ENTITIES } from '../../server/src/db/entities';
 import { TENANT_FILTER } from '../../server/src/db/tenant';
 
-const PUBLIC_OPERATIONS = ['Mutation.signUp', 'Mutation.login', 'Mutation.acceptInvitation'];
+const PUBLIC_OPERATIONS = ['Mutation.signUp', 'Mutation.login', 'Mutation.acceptInvitation', 'Mutation.requestPasswordReset', 'Mutation.resetPassword'];
 
 function fieldsWithoutAuth(schema: GraphQLSchema): string[] {
   const missing: string[] = [];
@@ -27,7 +27,7 @@ describe('every field is guarded', () => {
     expect(fieldsWithoutAuth(schema)).toEqual([]);
   });
 
-  it('leaves only signUp, login and acceptInvitation open among the operations', () => {
+  it('leaves only signUp, login, acceptInvitation and the password reset pair open among the operations', () => {
     const open: string[] = [];
     for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
       if (!root) continue;

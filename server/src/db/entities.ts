@@ -1,6 +1,7 @@
 import { Organization, Workspace } from '../modules/identity/organization.entity';
 import { CustomRole, Membership, User } from '../modules/identity/user.entity';
 import { ApiKey, Invitation, OutboxMail, Session } from '../modules/identity/credentials.entity';
+import { KnownDevice, PasswordResetToken } from '../modules/identity/accounts.entity';
 import { AgentGroup, AgentGroupMember, AuditLogEntry } from '../modules/identity/team.entity';
 import { Contact, OptOut } from '../modules/inbox/contact.entity';
 import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/inbox/thread.entity';
@@ -33,4 +34,6 @@ export const ENTITIES: Function[] = [
   WorkspaceSettings,
   KeywordRule,
   KeywordAlert,
+  PasswordResetToken,
+  KnownDevice,
 ];

@@ -24,7 +24,7 @@ export const LIMITS = {
   maxPageSize: 100,
   maxCost: 10_000,
   /** Credential-taking fields allow a single use per document (no alias-batched password guessing). */
-  singleUseFields: ['login', 'acceptInvitation', 'signUp'] as readonly string[],
+  singleUseFields: ['login', 'acceptInvitation', 'signUp', 'changePassword', 'requestPasswordReset', 'resetPassword'] as readonly string[],
 } as const;
 
 function tooComplex(message: string): GraphQLError {

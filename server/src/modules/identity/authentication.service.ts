@@ -1,10 +1,13 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode } from '../../graphql/errors';
+import { badInput, DomainError, ErrorCode, forbidden } from '../../graphql/errors';
 import type { Principal } from '../../graphql/context';
+import type { SignupMode } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';
 import { loadAccess } from './access.service';
-import { audit } from './audit';
+import { KnownDevice } from './accounts.entity';
+import { actorOf, audit } from './audit';
 import { ApiKey, Session } from './credentials.entity';
 import { Organization, Workspace } from './organization.entity';
 import { Role } from './permissions';
@@ -14,6 +17,15 @@ import type { Throttle } from './throttle';
 
 export const MIN_PASSWORD_LENGTH = 10;
 const MAX_PASSWORD_LENGTH = 200;
+/** Login attempts per counter (an account, or one known device) per window; an address gets more. */
+export const LOGIN_LIMIT = 10;
+export const LOGIN_WINDOW_SECONDS = 15 * 60;
+const ADDRESS_LOGIN_LIMIT = 50;
+/** A device unused this long is a stranger again. */
+const KNOWN_DEVICE_TTL_MS = 90 * 24 * 3_600_000;
+
+export const SIGNUP_CLOSED_MESSAGE =
+  'Sign-up is closed on this server (SIGNUP=closed). The first owner is created with `npm run create-owner`; everyone else joins by invitation.';
 
 export function normalizeEmail(email: string): string {
   const e = email.trim().toLowerCase();
@@ -39,6 +51,7 @@ export class AuthenticationService {
     private readonly clock: Clock,
     private readonly sessionTtlMs: number,
     private readonly throttle: Throttle,
+    private readonly signup: SignupMode = 'open',
   ) {}
 
   /** Resolves a bearer credential to a principal, against the database every time (never trusted claims). */
@@ -93,6 +106,19 @@ export class AuthenticationService {
     em: EntityManager,
     input: { organizationName: string; name: string; email: string; password: string },
   ): Promise<{ token: string; user: User; organization: Organization }> {
+    if (this.signup === 'closed') throw forbidden(SIGNUP_CLOSED_MESSAGE);
+    return this.createOwner(em, input, (tx, user) => this.openSession(tx, user));
+  }
+
+  /**
+   * Creates an organization, its first workspace and its first OWNER in one transaction (sign-up, and the
+   * `create-owner` CLI of a closed install). `then` runs in the same transaction (sign-up opens a session).
+   */
+  async createOwner<T = undefined>(
+    em: EntityManager,
+    input: { organizationName: string; name: string; email: string; password: string },
+    then?: (tx: EntityManager, user: User) => T,
+  ): Promise<{ token: T; user: User; organization: Organization }> {
     const email = normalizeEmail(input.email);
     checkPassword(input.password);
     const orgName = checkName(input.organizationName, 'organizationName');
@@ -114,7 +140,7 @@ export class AuthenticationService {
         passwordChangedAt: this.clock.now(),
       });
       tx.create(Membership, { organization, user, workspace: null, roles: [Role.OWNER], addOns: [] });
-      const token = this.openSession(tx, user);
+      const token = then ? then(tx, user) : (undefined as T);
       const actor = { organizationId: organization.id, userId: user.id };
       audit(tx, actor, { action: 'organization.create', targetType: 'Organization', targetId: organization.id, after: { name: orgName } });
       audit(tx, actor, { action: 'workspace.create', targetType: 'Workspace', targetId: workspace.id, workspaceId: workspace.id, after: { name: orgName } });
@@ -122,11 +148,24 @@ export class AuthenticationService {
     });
   }
 
-  /** Password login; throttled per account and per address, with one error for every kind of failure. */
-  async login(em: EntityManager, input: { email: string; password: string; clientAddress: string }): Promise<{ token: string; user: User }> {
+  /**
+   * Password login, with one error for every kind of failure. Throttled per account and per address; a
+   * known device (one that logged in to this account before and presents its device token) is throttled on
+   * its own counter instead, so someone else's wrong guesses never lock the owner out of their own device.
+   * A successful login returns a device token: the same one, or a new one for a device not yet known.
+   */
+  async login(
+    em: EntityManager,
+    input: { email: string; password: string; clientAddress: string; deviceToken?: string | null },
+  ): Promise<{ token: string; user: User; deviceToken: string }> {
     const email = input.email.trim().toLowerCase();
-    await this.throttle.hit(em, `login:account:${email}`, 10, 15 * 60);
-    await this.throttle.hit(em, `login:address:${input.clientAddress}`, 50, 15 * 60);
+    const device = input.deviceToken ? await this.knownDevice(em, input.deviceToken, email) : null;
+    if (device) {
+      await this.throttle.hit(em, `login:device:${device.id}`, LOGIN_LIMIT, LOGIN_WINDOW_SECONDS);
+    } else {
+      await this.throttle.hit(em, `login:account:${email}`, LOGIN_LIMIT, LOGIN_WINDOW_SECONDS);
+      await this.throttle.hit(em, `login:address:${input.clientAddress}`, ADDRESS_LOGIN_LIMIT, LOGIN_WINDOW_SECONDS);
+    }
     // Cross-tenant by necessity: the email is what tells us the tenant.
     const user = await em.findOne(User, { email }, CROSS_TENANT);
     const ok = await verifyPassword(input.password, user?.passwordHash ?? null);
@@ -134,8 +173,66 @@ export class AuthenticationService {
       throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Email or password is incorrect');
     }
     em.setFilterParams(TENANT_FILTER, { organizationId: user.organization.id });
-    const token = await em.transactional(async (tx) => this.openSession(tx, tx.merge(user)));
-    return { token, user };
+    return em.transactional(async (tx) => {
+      const token = this.openSession(tx, tx.merge(user));
+      let deviceToken = input.deviceToken!;
+      if (device) {
+        await tx.nativeUpdate(KnownDevice, { id: device.id }, { lastUsedAt: this.clock.now() });
+      } else {
+        deviceToken = newToken('device');
+        tx.create(KnownDevice, { organization: user.organization, user: user.id, tokenHash: hashToken(deviceToken), lastUsedAt: this.clock.now() });
+      }
+      return { token, user, deviceToken };
+    });
+  }
+
+  /** The device behind a device token, if it belongs to the account with this email and is still fresh. */
+  private async knownDevice(em: EntityManager, deviceToken: string, email: string): Promise<KnownDevice | null> {
+    if (tokenKind(deviceToken) !== 'device') return null;
+    // Cross-tenant by necessity, like the email lookup it stands beside.
+    const device = await em.findOne(KnownDevice, { tokenHash: hashToken(deviceToken) }, { ...CROSS_TENANT, populate: ['user'] });
+    if (!device || device.user.getEntity().email !== email) return null;
+    const lastSeen = (device.lastUsedAt ?? device.createdAt).getTime();
+    return this.clock.now().getTime() - lastSeen < KNOWN_DEVICE_TTL_MS ? device : null;
+  }
+
+  /**
+   * A signed-in user (never an API key) changes their own password: the current one must be right, the new one
+   * follows the sign-up policy; every other session of the user ends, this one stays. Returns how many ended.
+   * The caller tells live connections about the access change after commit.
+   */
+  async changePassword(
+    em: EntityManager,
+    principal: Principal,
+    input: { currentPassword: string; newPassword: string },
+  ): Promise<{ revokedSessions: number }> {
+    if (principal.kind !== 'user' || !principal.sessionId) {
+      throw forbidden('Only a signed-in user can change their password (not an API key)');
+    }
+    checkPassword(input.newPassword);
+    // A stolen session must not become a password-guessing oracle.
+    await this.throttle.hit(em, `password:user:${principal.userId}`, LOGIN_LIMIT, LOGIN_WINDOW_SECONDS);
+    const current = await em.findOneOrFail(User, { id: principal.userId });
+    if (!(await verifyPassword(input.currentPassword, current.passwordHash))) {
+      throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'The current password is incorrect', { field: 'currentPassword' });
+    }
+    if (input.currentPassword === input.newPassword) {
+      throw badInput('The new password must differ from the current one', { field: 'newPassword' });
+    }
+    const passwordHash = await hashPassword(input.newPassword);
+    return em.transactional(async (tx) => {
+      const user = await tx.findOneOrFail(User, { id: principal.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      user.passwordHash = passwordHash;
+      user.passwordChangedAt = this.clock.now();
+      const revokedSessions = await this.revokeSessionsOf(tx, user.id, principal.sessionId);
+      audit(tx, actorOf(principal), {
+        action: 'user.password.change',
+        targetType: 'User',
+        targetId: user.id,
+        after: { revokedSessions },
+      });
+      return { revokedSessions };
+    });
   }
 
   /** Creates a session row in the caller's transaction and returns its token (the only time it exists in clear). */
@@ -156,8 +253,9 @@ export class AuthenticationService {
     return n > 0;
   }
 
-  /** Ends every session of a user (password change, deactivation, "sign out everywhere"). Returns how many. */
-  async revokeSessionsOf(em: EntityManager, userId: string): Promise<number> {
-    return em.nativeUpdate(Session, { user: userId, revokedAt: null }, { revokedAt: this.clock.now() });
+  /** Ends every session of a user but `keepSessionId` (password change, reset, deactivation, "sign out everywhere"). Returns how many. */
+  async revokeSessionsOf(em: EntityManager, userId: string, keepSessionId?: string): Promise<number> {
+    const where = keepSessionId ? { user: userId, revokedAt: null, id: { $ne: keepSessionId } } : { user: userId, revokedAt: null };
+    return em.nativeUpdate(Session, where, { revokedAt: this.clock.now() });
   }
 }

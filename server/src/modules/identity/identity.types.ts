@@ -11,6 +11,14 @@ export class AuthPayload {
 
   @Field(() => User)
   user!: User;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'From `login`: this device\'s token. Keep it (it is not a credential) and pass it to the next `login`: a known device is ' +
+      'throttled on its own, so wrong guesses by others do not lock it out.',
+  })
+  deviceToken?: string | null;
 }
 
 @ObjectType({ description: 'What the caller may do on one workspace (or organization-wide when workspaceId is null).' })

@@ -42,8 +42,8 @@ export async function verifyPassword(password: string, stored: string | null): P
 
 const DUMMY_HASH = `scrypt$15$8$1$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`;
 
-export type TokenKind = 'session' | 'apiKey' | 'invitation';
-const PREFIX: Record<TokenKind, string> = { session: 'sbs_', apiKey: 'sbk_', invitation: 'sbi_' };
+export type TokenKind = 'session' | 'apiKey' | 'invitation' | 'passwordReset' | 'device';
+const PREFIX: Record<TokenKind, string> = { session: 'sbs_', apiKey: 'sbk_', invitation: 'sbi_', passwordReset: 'sbr_', device: 'sbd_' };
 
 /** A random bearer secret (256 bits), with a prefix that says what it is (and lets secret scanners find leaks). */
 export function newToken(kind: TokenKind): string {

@@ -81,7 +81,8 @@ export class TeamService {
     return () => this.accessListeners.delete(listener);
   }
 
-  private accessChanged(organizationId: string, userId: string): void {
+  /** After commit: tells live connections a user's access changed (also called for password change and reset). */
+  accessChanged(organizationId: string, userId: string): void {
     for (const l of this.accessListeners) l(organizationId, userId);
   }
 
