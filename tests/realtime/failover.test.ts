@@ -12,8 +12,8 @@ import { encodeEventCursor } from '../../server/src/realtime/events';
 import { collect, exactlyOnceProblems, type Stream } from './support';
 
 const THREAD = `subscription($t: ID!, $after: String) { threadEvents(threadId: $t, after: $after) { cursor type message { body } } }`;
-// CI sends FAILOVER_SENDS (default 200); bench/loop-live.sh runs 500, fifty times in a row under load.
-const SENDS = Number(process.env.FAILOVER_SENDS ?? 200);
+// CI sends FAILOVER_SENDS (default 100); bench/loop-live.sh runs 500, fifty times in a row under load.
+const SENDS = Number(process.env.FAILOVER_SENDS ?? 100);
 
 /**
  * A server process is killed (SIGKILL: no goodbye) while messages flow; its subscribers resume from their
