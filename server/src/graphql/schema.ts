@@ -16,6 +16,7 @@ import { ContactResolver } from '../modules/inbox/contacts.resolver';
 import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
 import { applyAuth, authDirective } from './auth';
+import { withStrictIds } from './input-guards';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 const RESOLVERS: NonEmptyArray<Function> = [
@@ -53,10 +54,13 @@ export function buildDeclaredSchema(): GraphQLSchema {
   return new GraphQLSchema({ ...config, directives: [...config.directives, authDirective(permission)] });
 }
 
-/** The schema the server runs: every @auth enforced. `enforceAuth: false` exists for the benchmark baseline only. */
+/**
+ * The schema the server runs: every @auth enforced, and ID input parsed strictly (UUIDs only). The printed SDL
+ * is the same. `enforceAuth: false` exists for the benchmark baseline only.
+ */
 export function buildSchema(opts: { enforceAuth?: boolean } = {}): GraphQLSchema {
   const declared = buildDeclaredSchema();
-  return opts.enforceAuth === false ? declared : applyAuth(declared);
+  return withStrictIds(opts.enforceAuth === false ? declared : applyAuth(declared));
 }
 
 /** The SDL committed at schema/schema.graphql: sorted, with directives. */

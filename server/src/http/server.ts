@@ -11,6 +11,7 @@ import type { Config } from '../config';
 import type { RequestContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
+import { containsNul, nulError } from '../graphql/input-guards';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { EventBus } from '../realtime/bus/event-bus';
@@ -81,6 +82,17 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   };
 }
 
+/** Variables holding NUL are refused (400) before execution: Postgres text cannot store it. */
+const nulGuardPlugin: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation(ctx) {
+        if (containsNul(ctx.request.variables)) throw nulError({ http: true });
+      },
+    };
+  },
+};
+
 /**
  * One HTTP server on one port: Apollo on /graphql (POST and GET), graphql-ws on the same path, the IDE for
  * browsers, and the operational routes. Health checks are plain routes: Apollo's CSRF guard would refuse them.
@@ -126,6 +138,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
+      nulGuardPlugin,
     ],
   });
   await apollo.start();
