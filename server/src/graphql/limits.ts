@@ -1,6 +1,9 @@
 import {
   GraphQLError,
   Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  TypeNameMetaFieldDef,
   getNamedType,
   isInterfaceType,
   isIntrospectionType,
@@ -10,6 +13,7 @@ import {
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
   type GraphQLNamedType,
   type GraphQLOutputType,
   type GraphQLSchema,
@@ -99,7 +103,7 @@ class Measurer {
     for (const sel of set.selections) {
       this.tick();
       if (sel.kind === Kind.FIELD) {
-        const fieldDef = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[sel.name.value] : undefined;
+        const fieldDef = fieldDefOf(this.schema, parent, sel.name.value);
         const child = sel.selectionSet ? this.selectionSet(sel.selectionSet, fieldDef ? getNamedType(fieldDef.type) : undefined) : { cost: 0, depth: 0 };
         const multiplier = pageSizeOf(sel);
         cost += (1 + child.cost) * (isListish(fieldDef?.type) || multiplier > 1 ? multiplier : 1);
@@ -120,6 +124,16 @@ class Measurer {
     }
     return { cost, depth };
   }
+}
+
+/** A field's definition, the meta fields (`__schema`, `__type`, `__typename`) included. */
+function fieldDefOf(schema: GraphQLSchema, parent: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (name === TypeNameMetaFieldDef.name) return TypeNameMetaFieldDef;
+  if (parent && parent === schema.getQueryType()) {
+    if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
+    if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
+  }
+  return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
 }
 
 function isListish(type: GraphQLOutputType | undefined): boolean {
