@@ -2,12 +2,14 @@ import {
   GraphQLError,
   GraphQLID,
   GraphQLScalarType,
+  GraphQLSchema,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
   Kind,
   type ASTVisitor,
-  type GraphQLSchema,
   type ValidationRule,
 } from 'graphql';
-import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { rewireTypes } from '@graphql-tools/utils';
 import { ErrorCode, badInput } from './errors';
 
 /** Every id this API hands out is a random UUID (db/base.entity.ts); nothing else can name a row. */
@@ -37,10 +39,24 @@ export const StrictID = new GraphQLScalarType({
   },
 });
 
-/** The schema with ID input parsed by StrictID. */
+/**
+ * The schema with ID input parsed by StrictID. (mapSchema leaves built-in scalars alone, so the type map is
+ * rewired by hand: every reference to `ID` now points at StrictID; resolvers and extensions are kept.)
+ */
 export function withStrictIds(schema: GraphQLSchema): GraphQLSchema {
-  return mapSchema(schema, {
-    [MapperKind.SCALAR_TYPE]: (type) => (type.name === 'ID' ? StrictID : type),
+  const config = schema.toConfig();
+  const types: Record<string, GraphQLNamedType> = {};
+  for (const type of config.types) types[type.name] = type.name === 'ID' ? StrictID : type;
+  if (!types.ID) return schema;
+  const rewired = rewireTypes(types, config.directives);
+  const root = (type: GraphQLObjectType | null | undefined) => (type ? (rewired.typeMap[type.name] as GraphQLObjectType) : undefined);
+  return new GraphQLSchema({
+    ...config,
+    query: root(config.query),
+    mutation: root(config.mutation),
+    subscription: root(config.subscription),
+    types: Object.values(rewired.typeMap),
+    directives: rewired.directives,
   });
 }
 
