@@ -161,6 +161,28 @@ describe('input validation at the edge', () => {
     });
   });
 
+  describe('request-level refusals use our codes', () => {
+    it('an operation name that resolves to nothing, or none among several, is BAD_REQUEST (400)', async () => {
+      const r = await post(server, 'query A { __typename } query B { __typename }', {}, undefined);
+      expect(r.status).toBe(400);
+      expect(codes(r.body)).toEqual(['BAD_REQUEST']);
+      const empty = await post(server, '', {}, undefined);
+      expect(empty.status).toBe(400);
+      expect(codes(empty.body)).toEqual(['BAD_REQUEST']);
+    });
+
+    it('an unknown persisted query is BAD_REQUEST, keeping the message Apollo clients retry on', async () => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } }),
+      });
+      const body = (await res.json()) as GqlBody;
+      expect(codes(body)).toEqual(['BAD_REQUEST']);
+      expect(body.errors?.[0]?.message).toBe('PersistedQueryNotFound');
+    });
+  });
+
   describe('a database error caused by input is typed, never INTERNAL_SERVER_ERROR', () => {
     const cases: Array<[string, string, string]> = [
       ['22P02', "select 'nope'::uuid", 'BAD_USER_INPUT'],

@@ -9,6 +9,8 @@ export enum ErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
+  /** The HTTP request itself is malformed: bad JSON, no query, an operation name that resolves to nothing. */
+  BAD_REQUEST = 'BAD_REQUEST',
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
@@ -58,12 +60,13 @@ const OWN_CODES = new Set<string>([
   ErrorCode.BAD_USER_INPUT,
 ]);
 
-/** Codes graphql-js and Apollo produce themselves; we keep them as they are. */
+/** Codes graphql-js and Apollo produce themselves that are ours too; we keep them as they are. */
 const PASSTHROUGH_CODES = new Set<string>(Object.values(ErrorCode));
-PASSTHROUGH_CODES.add('BAD_REQUEST');
-PASSTHROUGH_CODES.add('PERSISTED_QUERY_NOT_FOUND');
-PASSTHROUGH_CODES.add('PERSISTED_QUERY_NOT_SUPPORTED');
-PASSTHROUGH_CODES.add('OPERATION_RESOLUTION_FAILURE');
+/**
+ * Apollo's request-level codes outside our list become BAD_REQUEST (the message is kept: Apollo Client's
+ * persisted-query link also recognises "PersistedQueryNotFound" by message).
+ */
+const REQUEST_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE']);
 
 /**
  * The one place where errors become what a client sees. Domain errors keep their code and message;
@@ -88,6 +91,9 @@ export function formatError(
     return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { ...original.extensions } };
   }
   const code = formatted.extensions?.code;
+  if (typeof code === 'string' && REQUEST_CODES.has(code)) {
+    return { message: formatted.message, locations: formatted.locations, extensions: { code: ErrorCode.BAD_REQUEST } };
+  }
   if (typeof code === 'string' && PASSTHROUGH_CODES.has(code) && code !== ErrorCode.INTERNAL) {
     // type-graphql's argument validation speaks its own dialect; keep the code we document.
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
