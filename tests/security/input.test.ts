@@ -171,6 +171,12 @@ describe('input validation at the edge', () => {
       expect(codes(empty.body)).toEqual(['BAD_REQUEST']);
     });
 
+    it('a subscription over HTTP is BAD_REQUEST (400): subscriptions are served over graphql-ws', async () => {
+      const r = await post(server, 'subscription($w: ID!) { unreadCounts(workspaceId: $w) { threads } }', { w: ids.workspaceId }, principals.agent);
+      expect(r.status).toBe(400);
+      expect(codes(r.body)).toEqual(['BAD_REQUEST']);
+    });
+
     it('an unknown persisted query is BAD_REQUEST, keeping the message Apollo clients retry on', async () => {
       const res = await fetch(server.url, {
         method: 'POST',

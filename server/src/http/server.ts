@@ -5,11 +5,11 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { RequestContext } from '../graphql/context';
-import { formatError } from '../graphql/errors';
+import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import { containsNul, nulError } from '../graphql/input-guards';
 import type { Logger } from '../observability/logger';
@@ -82,11 +82,19 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   };
 }
 
-/** Variables holding NUL are refused (400) before execution: Postgres text cannot store it. */
-const nulGuardPlugin: ApolloServerPlugin<RequestContext> = {
+/**
+ * Refusals (400) before execution: subscriptions, which are served over graphql-ws only (executed over HTTP
+ * they would run their resolvers with no event), and variables holding NUL (Postgres text cannot store it).
+ */
+const httpInputGuardPlugin: ApolloServerPlugin<RequestContext> = {
   async requestDidStart() {
     return {
       async didResolveOperation(ctx) {
+        if (ctx.operation?.operation === 'subscription') {
+          throw new GraphQLError('Subscriptions are served over graphql-ws on this path, not over HTTP', {
+            extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
+          });
+        }
         if (containsNul(ctx.request.variables)) throw nulError({ http: true });
       },
     };
@@ -138,7 +146,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
-      nulGuardPlugin,
+      httpInputGuardPlugin,
     ],
   });
   await apollo.start();
