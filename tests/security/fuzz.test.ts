@@ -4,6 +4,10 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
 import pg from 'pg';
+import pino from 'pino';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
 import type { Client } from 'graphql-ws';
@@ -20,7 +24,7 @@ import { buildTenant, errorViolation, HealthProbe, post, tenantChecksum, type Gq
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const BATCH = 50;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200); // 200 x 50 = 10,000 documents
-const CONCURRENCY = 12;
+const CONCURRENCY = 20;
 /** Calls that end the caller's own credential would blind the rest of the run; they are fuzzed as anonymous. */
 const SELF_ENDING = new Set(['logout', 'revokeAllSessions']);
 
@@ -52,12 +56,17 @@ describe('schema-driven fuzzing', () => {
   let probe: HealthProbe;
   let callArb: fc.Arbitrary<FuzzCall>;
   const ws = new Map<Role, Client>();
+  const timing = { sendMs: 0, checksumMs: 0 };
   const figures = { documents: 0, http: 0, ws: 0, refusals: 0, failures: 0, checkedBatches: 0, fields: 0 };
   const byKind: Record<string, number> = {};
   const violations: string[] = [];
+  const failedCalls: FuzzCall[] = [];
+  const serverErrors: string[] = [];
 
   beforeAll(async () => {
-    server = await bootServer({ env: { GRAPHQL_INTROSPECTION: 'true' } });
+    // The server's own error log is kept: on a failure it holds the stack of what went wrong.
+    const logStream = { write: (line: string) => void (serverErrors.length < 50 && serverErrors.push(line)) };
+    server = await bootServer({ env: { GRAPHQL_INTROSPECTION: 'true' }, logger: pino({ level: 'error' }, logStream) });
     ({ principals, ids } = await buildTenant(server));
     db = new pg.Client({ connectionString: server.db.url });
     await db.connect();
@@ -90,13 +99,18 @@ describe('schema-driven fuzzing', () => {
       `fuzz: seed ${SEED}; ${figures.documents} documents (${figures.http} HTTP, ${figures.ws} graphql-ws) over ${figures.fields} root fields; ` +
         `${figures.refusals} refusals; ${figures.checkedBatches} all-refused batches checksum-checked; failures ${figures.failures}`,
     );
-    console.log(`fuzz: documents by kind ${JSON.stringify(byKind)}`);
+    console.log(`fuzz: documents by kind ${JSON.stringify(byKind)}; ${Math.round(timing.sendMs)} ms sending, ${Math.round(timing.checksumMs)} ms checksums`);
     if (health) {
       console.log(
         `fuzz: /healthz ${health.probes} probes, p99 ${health.p99Ms} ms, max ${health.maxMs} ms; late probes attributable to this process ${health.attributable}`,
       );
     }
-    if (violations.length) console.log(`fuzz: first violations (FUZZ_SEED=${SEED}):\n${violations.slice(0, 20).join('\n')}`);
+    if (violations.length) {
+      const file = path.join(tmpdir(), `switchboard-fuzz-${SEED}.json`);
+      writeFileSync(file, JSON.stringify({ seed: SEED, failedCalls, serverErrors }, null, 2));
+      console.log(`fuzz: first violations (FUZZ_SEED=${SEED}); full calls and server errors in ${file}:\n${violations.slice(0, 20).join('\n')}`);
+      console.log(`fuzz: server errors:\n${serverErrors.slice(0, 5).map((l) => l.slice(0, 1500)).join('\n')}`);
+    }
   });
 
   function wsClient(role: Role): Client {
@@ -154,7 +168,7 @@ describe('schema-driven fuzzing', () => {
   }
 
   /** Chunks of calls sent concurrently, with the tenant checksum taken around each. */
-  const CHUNK = 10;
+  const CHUNK = 20;
   /** The last checksum, and the next transaction id when it was taken: while that has not moved, nothing committed. */
   let known: { checksum: string; xmax: string } | null = null;
   const nextXid = async () => (await db.query<{ x: string }>('select pg_snapshot_xmax(pg_current_snapshot())::text x')).rows[0]!.x;
@@ -168,18 +182,25 @@ describe('schema-driven fuzzing', () => {
     const found: string[] = [];
     for (let i = 0; i < calls.length; i += CHUNK) {
       const chunk = calls.slice(i, i + CHUNK);
+      let t = performance.now();
       const checksum = await current();
+      timing.checksumMs += performance.now() - t;
+      t = performance.now();
       const outcomes = await pool(chunk, CONCURRENCY, send);
+      timing.sendMs += performance.now() - t;
       for (const o of outcomes) {
         figures.documents++;
         byKind[o.call.kind] = (byKind[o.call.kind] ?? 0) + 1;
         if (o.refused) figures.refusals++;
         if (o.violation) {
           figures.failures++;
+          failedCalls.push(o.call);
           found.push(`${o.violation}\n    as ${o.call.role} over ${o.call.transport}: ${o.call.query.slice(0, 300)}\n    variables ${JSON.stringify(o.call.variables).slice(0, 300)}`);
         }
       }
+      t = performance.now();
       const after = await current();
+      timing.checksumMs += performance.now() - t;
       if (outcomes.every((o) => o.refused)) {
         figures.checkedBatches++;
         if (after !== checksum) {
@@ -211,7 +232,7 @@ describe('schema-driven fuzzing', () => {
       violations.push(...found);
       if (found.length) throw new Error(found.slice(0, 5).join('\n'));
     },
-    240_000,
+    900_000,
   );
 
   test('/healthz answered throughout, never held up by this process', async () => {

@@ -171,6 +171,13 @@ describe('input validation at the edge', () => {
       expect(codes(empty.body)).toEqual(['BAD_REQUEST']);
     });
 
+    it('variables with over 50 errors (graphql-js gives up coercing) are BAD_USER_INPUT (400)', async () => {
+      const r = await post(server, 'mutation($input: InviteUserInput!) { inviteUser(input: $input) { acceptToken } }', { input: { email: 'a@b.co', roles: Array.from({ length: 60 }, () => 'NOPE') } }, principals.admin);
+      expect(r.status).toBe(400);
+      expect(codes(r.body)).toContain('BAD_USER_INPUT');
+      expect(codes(r.body)).not.toContain('INTERNAL_SERVER_ERROR');
+    });
+
     it('a subscription over HTTP is BAD_REQUEST (400): subscriptions are served over graphql-ws', async () => {
       const r = await post(server, 'subscription($w: ID!) { unreadCounts(workspaceId: $w) { threads } }', { w: ids.workspaceId }, principals.agent);
       expect(r.status).toBe(400);

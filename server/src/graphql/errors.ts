@@ -68,6 +68,8 @@ const PASSTHROUGH_CODES = new Set<string>(Object.values(ErrorCode));
  */
 const REQUEST_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE']);
 
+const TOO_MANY_VARIABLE_ERRORS = /^Too many errors processing variables/;
+
 /**
  * The one place where errors become what a client sees. Domain errors keep their code and message;
  * anything unexpected becomes INTERNAL_SERVER_ERROR with no message detail and no stack (the log has it).
@@ -102,6 +104,10 @@ export function formatError(
   if (original instanceof GraphQLError && !original.originalError && !code) {
     // graphql-js's own errors (e.g. a variable of the wrong type coerced during execution).
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  if (original instanceof GraphQLError && !original.originalError && TOO_MANY_VARIABLE_ERRORS.test(original.message)) {
+    // graphql-js stops coercing variables after 50 errors with a code-less error: still the client's input.
+    return { message: formatted.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
   const fromInput = databaseInputError(original);
   if (fromInput) {
