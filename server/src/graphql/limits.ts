@@ -1,19 +1,28 @@
 import {
   GraphQLError,
   Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  TypeNameMetaFieldDef,
   getNamedType,
+  isInterfaceType,
+  isIntrospectionType,
+  isObjectType,
   isListType,
   isNonNullType,
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
   type GraphQLOutputType,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import { ErrorCode } from './errors';
+import { noNulLiteralsRule } from './input-guards';
 
 /** Query-shape limits, pinned explicitly (SECURITY.md), applied alike over HTTP and graphql-ws. */
 export const LIMITS = {
@@ -23,6 +32,11 @@ export const LIMITS = {
   maxTokens: 1000,
   maxPageSize: 100,
   maxCost: 10_000,
+  /**
+   * Wall-clock budget for validating one document (all rules); over it, the document is refused. Generous: a
+   * loaded machine must not refuse an ordinary document, and the linear walk keeps real documents far below.
+   */
+  validationBudgetMs: 250,
   /** Credential-taking fields allow a single use per document (no alias-batched password guessing). */
   singleUseFields: ['login', 'acceptInvitation', 'signUp', 'changePassword', 'requestPasswordReset', 'resetPassword'] as readonly string[],
 } as const;
@@ -31,47 +45,95 @@ function tooComplex(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } });
 }
 
+/** What a selection set weighs: its cost and how many field levels it adds below where it is used. */
+interface Measure {
+  cost: number;
+  depth: number;
+}
+
+class BudgetExceeded extends Error {}
+
 /**
- * Walks each operation with fragments inlined (a fragment cycle is already an error of graphql's own
- * rules; the visited set guards us anyway), measuring depth and a cost that multiplies by `first`.
+ * Measures selection sets with fragments inlined, in time linear in the document: each fragment is measured
+ * once (memoised by name; its type condition fixes its meaning wherever it is spread), and a fragment met
+ * again while it is being measured (a cycle, already an error of graphql's own rules) weighs nothing.
+ * Every field counts, `__typename` and introspection fields included, and so does every spread.
  */
-function measure(
-  ctx: ValidationContext,
-  op: OperationDefinitionNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-): { depth: number; cost: number } {
-  const schema = ctx.getSchema();
-  let maxDepth = 0;
-  const walk = (set: SelectionSetNode, parentType: GraphQLOutputType | null, depth: number, seen: Set<string>): number => {
+class Measurer {
+  private readonly memo = new Map<string, Measure>();
+  private readonly inProgress = new Set<string>();
+  private steps = 0;
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly deadline: number,
+  ) {}
+
+  operation(op: OperationDefinitionNode): Measure {
+    const root =
+      op.operation === 'query'
+        ? this.schema.getQueryType()
+        : op.operation === 'mutation'
+          ? this.schema.getMutationType()
+          : this.schema.getSubscriptionType();
+    return this.selectionSet(op.selectionSet, root ?? undefined);
+  }
+
+  private tick(): void {
+    // The walk is linear, so this never trips on a document within maxTokens; it bounds the unforeseen.
+    if ((++this.steps & 255) === 0 && performance.now() > this.deadline) throw new BudgetExceeded();
+  }
+
+  private fragment(name: string): Measure {
+    const known = this.memo.get(name);
+    if (known) return known;
+    const frag = this.fragments.get(name);
+    if (!frag || this.inProgress.has(name)) return { cost: 0, depth: 0 };
+    this.inProgress.add(name);
+    const measured = this.selectionSet(frag.selectionSet, this.schema.getType(frag.typeCondition.name.value) ?? undefined);
+    this.inProgress.delete(name);
+    this.memo.set(name, measured);
+    return measured;
+  }
+
+  private selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined): Measure {
     let cost = 0;
+    let depth = 0;
     for (const sel of set.selections) {
+      this.tick();
       if (sel.kind === Kind.FIELD) {
-        if (sel.name.value.startsWith('__')) continue;
-        const d = depth + 1;
-        if (d > maxDepth) maxDepth = d;
-        const named = parentType ? getNamedType(parentType) : null;
-        const fieldDef = named && 'getFields' in named ? named.getFields()[sel.name.value] : undefined;
-        const multiplier = pageSizeOf(sel, ctx);
-        let fieldCost = 1;
-        if (sel.selectionSet) fieldCost += walk(sel.selectionSet, fieldDef?.type ?? null, d, seen);
-        cost += fieldCost * (isListish(fieldDef?.type) || multiplier > 1 ? multiplier : 1);
+        const fieldDef = fieldDefOf(this.schema, parent, sel.name.value);
+        const child = sel.selectionSet ? this.selectionSet(sel.selectionSet, fieldDef ? getNamedType(fieldDef.type) : undefined) : { cost: 0, depth: 0 };
+        const multiplier = pageSizeOf(sel);
+        cost += (1 + child.cost) * (isListish(fieldDef?.type) || multiplier > 1 ? multiplier : 1);
+        // Introspection answers from the schema (finite); its nesting is its shape, not an attack, so it adds
+        // cost but no depth (the standard introspection query nests ofType nine levels deep).
+        const adds = parent && isIntrospectionType(parent) ? 0 : 1;
+        depth = Math.max(depth, adds + child.depth);
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        const t = sel.typeCondition ? (schema.getType(sel.typeCondition.name.value) as GraphQLOutputType) : parentType;
-        cost += walk(sel.selectionSet, t ?? parentType, depth, seen);
+        const t = sel.typeCondition ? (this.schema.getType(sel.typeCondition.name.value) ?? undefined) : parent;
+        const inner = this.selectionSet(sel.selectionSet, t);
+        cost += 1 + inner.cost;
+        depth = Math.max(depth, inner.depth);
       } else {
-        const name = sel.name.value;
-        const frag = fragments.get(name);
-        if (!frag || seen.has(name)) continue;
-        const t = schema.getType(frag.typeCondition.name.value) as GraphQLOutputType | undefined;
-        cost += walk(frag.selectionSet, t ?? parentType, depth, new Set([...seen, name]));
+        const inner = this.fragment(sel.name.value);
+        cost += 1 + inner.cost;
+        depth = Math.max(depth, inner.depth);
       }
     }
-    return cost;
-  };
-  const root =
-    op.operation === 'query' ? schema.getQueryType() : op.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-  const cost = walk(op.selectionSet, root ?? null, 0, new Set());
-  return { depth: maxDepth, cost };
+    return { cost, depth };
+  }
+}
+
+/** A field's definition, the meta fields (`__schema`, `__type`, `__typename`) included. */
+function fieldDefOf(schema: GraphQLSchema, parent: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (name === TypeNameMetaFieldDef.name) return TypeNameMetaFieldDef;
+  if (parent && parent === schema.getQueryType()) {
+    if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
+    if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
+  }
+  return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
 }
 
 function isListish(type: GraphQLOutputType | undefined): boolean {
@@ -81,23 +143,26 @@ function isListish(type: GraphQLOutputType | undefined): boolean {
 }
 
 /** The `first` (or `last`) argument, literal or variable, as the cost multiplier; 1 when absent. */
-function pageSizeOf(field: FieldNode, ctx: ValidationContext): number {
+function pageSizeOf(field: FieldNode): number {
   for (const arg of field.arguments ?? []) {
     if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
     if (arg.value.kind === Kind.INT) return Math.max(1, Number(arg.value.value));
     // A variable: assume the maximum page size (validation runs before variables are known).
     if (arg.value.kind === Kind.VARIABLE) return LIMITS.maxPageSize;
   }
-  void ctx;
   return 1;
 }
 
 export const queryLimitsRule: ValidationRule = (ctx): ASTVisitor => {
+  const started = performance.now();
+  const deadline = started + LIMITS.validationBudgetMs;
   const doc = ctx.getDocument();
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const def of doc.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  const measurer = new Measurer(ctx.getSchema(), fragments, deadline);
   let aliases = 0;
   let directives = 0;
+  let overBudget = false;
   const singleUse = new Map<string, number>();
   return {
     Field(node) {
@@ -110,9 +175,22 @@ export const queryLimitsRule: ValidationRule = (ctx): ASTVisitor => {
       directives++;
     },
     OperationDefinition(op) {
-      const { depth, cost } = measure(ctx, op, fragments);
-      if (depth > LIMITS.maxDepth) ctx.reportError(tooComplex(`Query depth ${depth} exceeds the limit of ${LIMITS.maxDepth}`));
-      if (cost > LIMITS.maxCost) ctx.reportError(tooComplex(`Query cost ${cost} exceeds the limit of ${LIMITS.maxCost}`));
+      if (overBudget) return;
+      let measured: Measure;
+      try {
+        measured = measurer.operation(op);
+      } catch (err) {
+        if (!(err instanceof BudgetExceeded)) throw err;
+        overBudget = true;
+        ctx.reportError(tooComplex(`Validating this document took over ${LIMITS.validationBudgetMs} ms`));
+        return;
+      }
+      if (measured.depth > LIMITS.maxDepth) {
+        ctx.reportError(tooComplex(`Query depth ${measured.depth} exceeds the limit of ${LIMITS.maxDepth}`));
+      }
+      if (measured.cost > LIMITS.maxCost) {
+        ctx.reportError(tooComplex(`Query cost ${measured.cost} exceeds the limit of ${LIMITS.maxCost}`));
+      }
     },
     Document: {
       leave() {
@@ -123,9 +201,14 @@ export const queryLimitsRule: ValidationRule = (ctx): ASTVisitor => {
         for (const [field, n] of singleUse) {
           if (n > 1) ctx.reportError(tooComplex(`${field} may appear once per request`));
         }
+        // All rules run in one traversal: by the time the document is left, this is the whole validation's time.
+        if (!overBudget && performance.now() > deadline) {
+          ctx.reportError(tooComplex(`Validating this document took over ${LIMITS.validationBudgetMs} ms`));
+        }
       },
     },
   };
 };
 
-export const VALIDATION_RULES: readonly ValidationRule[] = [queryLimitsRule];
+/** Our rules beside graphql's own, run by Apollo (HTTP) and by websocket.ts (graphql-ws) alike. */
+export const VALIDATION_RULES: readonly ValidationRule[] = [queryLimitsRule, noNulLiteralsRule];

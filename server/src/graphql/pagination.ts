@@ -1,6 +1,7 @@
 import { Field, ObjectType, type ClassType } from 'type-graphql';
 import { badInput } from './errors';
 import { LIMITS } from './limits';
+import { isUuid } from './input-guards';
 import { Public } from './auth';
 
 @ObjectType({ description: 'Relay page information.' })
@@ -54,13 +55,28 @@ export function encodeCursor(key: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | null | undefined, arity: number): unknown[] | null {
+/** Longer than any cursor we hand out (an ISO timestamp and a UUID); longer ones are not decoded at all. */
+const MAX_CURSOR_LENGTH = 200;
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A timestamp exactly as `Date.toISOString` writes it (so Postgres reads the same instant). */
+function isIsoTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && ISO_TIMESTAMP.test(value) && new Date(value).toISOString() === value;
+}
+
+/**
+ * Every keyset cursor of this API is (created/activity timestamp, row id): `arity` 2 is that pair, checked
+ * fully here (a cursor that decodes but holds anything else is BAD_USER_INPUT, never a failed SQL cast).
+ */
+export function decodeCursor(cursor: string | null | undefined, arity: 2): [string, string] | null {
   if (cursor === null || cursor === undefined) return null;
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === 'string' || typeof k === 'number')) return key;
-  } catch {
-    // fall through
+  if (cursor.length <= MAX_CURSOR_LENGTH && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+      if (Array.isArray(key) && key.length === arity && isIsoTimestamp(key[0]) && isUuid(key[1])) return [key[0], key[1]];
+    } catch {
+      // fall through
+    }
   }
   throw badInput('Invalid cursor', { field: 'after' });
 }

@@ -17,6 +17,7 @@ import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
 import { LivePositionResolver } from '../realtime/position.resolver';
 import { applyAuth, authDirective } from './auth';
+import { withStrictIds } from './input-guards';
 
 const RESOLVERS: NonEmptyArray<Function> = [
   IdentityResolver,
@@ -54,10 +55,13 @@ export function buildDeclaredSchema(): GraphQLSchema {
   return new GraphQLSchema({ ...config, directives: [...config.directives, authDirective(permission)] });
 }
 
-/** The schema the server runs: every @auth enforced. `enforceAuth: false` exists for the benchmark baseline only. */
+/**
+ * The schema the server runs: every @auth enforced, and ID input parsed strictly (UUIDs only). The printed SDL
+ * is the same. `enforceAuth: false` exists for the benchmark baseline only.
+ */
 export function buildSchema(opts: { enforceAuth?: boolean } = {}): GraphQLSchema {
   const declared = buildDeclaredSchema();
-  return opts.enforceAuth === false ? declared : applyAuth(declared);
+  return withStrictIds(opts.enforceAuth === false ? declared : applyAuth(declared));
 }
 
 /** The SDL committed at schema/schema.graphql: sorted, with directives. */

@@ -5,12 +5,13 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { RequestContext } from '../graphql/context';
-import { formatError } from '../graphql/errors';
+import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
+import { containsNul, nulError } from '../graphql/input-guards';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { EventBus } from '../realtime/bus/event-bus';
@@ -83,6 +84,25 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
 }
 
 /**
+ * Refusals (400) before execution: subscriptions, which are served over graphql-ws only (executed over HTTP
+ * they would run their resolvers with no event), and variables holding NUL (Postgres text cannot store it).
+ */
+const httpInputGuardPlugin: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation(ctx) {
+        if (ctx.operation?.operation === 'subscription') {
+          throw new GraphQLError('Subscriptions are served over graphql-ws on this path, not over HTTP', {
+            extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
+          });
+        }
+        if (containsNul(ctx.request.variables)) throw nulError({ http: true });
+      },
+    };
+  },
+};
+
+/**
  * One HTTP server on one port: Apollo on /graphql (POST and GET), graphql-ws on the same path, the IDE for
  * browsers, and the operational routes. Health checks are plain routes: Apollo's CSRF guard would refuse them.
  */
@@ -127,6 +147,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
+      httpInputGuardPlugin,
     ],
   });
   await apollo.start();

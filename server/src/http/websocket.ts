@@ -6,6 +6,7 @@ import { CloseCode } from 'graphql-ws';
 import type { Principal } from '../graphql/context';
 import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
+import { containsNul, nulError } from '../graphql/input-guards';
 import type { Metrics } from '../observability/metrics';
 import { subscribeShared } from '../realtime/shared-execution';
 import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
@@ -157,6 +158,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       onSubscribe: (_ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const checked = checkDocument(payload.query);
         if (!('document' in checked)) return checked.errors;
+        if (containsNul(payload.variables)) return [nulError()];
         const document = checked.document;
         return {
           schema: opts.schema,

@@ -80,12 +80,13 @@ export function encodeEventCursor(xid: string, id: string): string {
   return Buffer.from(`${xid}:${id}`).toString('base64url');
 }
 
+/** xid8 is unsigned 64-bit, the event id a signed bigint: a cursor outside those ranges would fail the SQL cast. */
+const MAX_XID = 2n ** 64n - 1n;
+const MAX_EVENT_ID = 2n ** 63n - 1n;
+
 export function decodeEventCursor(cursor: string): { xid: string; id: string } | null {
-  try {
-    const [xid, id] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-    if (!xid || !id || !/^\d{1,20}$/.test(xid) || !/^\d{1,20}$/.test(id)) return null;
-    return { xid, id };
-  } catch {
-    return null;
-  }
+  if (cursor.length > 64 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+  const match = /^(\d{1,20}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match || BigInt(match[1]!) > MAX_XID || BigInt(match[2]!) > MAX_EVENT_ID) return null;
+  return { xid: match[1]!, id: match[2]! };
 }
