@@ -286,7 +286,7 @@ describe('the inbox through the public API', () => {
       expect(archived.threads.edges).toEqual([{ node: { id: threadId, status: 'CLOSED' } }]);
       const search = await ok(supervisor.token, `query($w: ID!) { threads(workspaceId: $w, filter: { archived: true, search: "plumber" }) { edges { node { id } } } }`, { w: W.id });
       expect(search.threads.edges).toHaveLength(1);
-      expect(code(await gql(agent.token, `query($w: ID!) { threads(workspaceId: $w, filter: { search: "plumber" }) { edges { node { id } } } }`, { w: W.id }))).toBe('BAD_USER_INPUT');
+      expect(code(await gql(agent.token, `query($w: ID!) { threads(workspaceId: $w, filter: { search: "plumber" }) { edges { node { id } } } }`, { w: W.id }))).toBe('FORBIDDEN');
       // An inbound message on an archived thread starts a fresh one; the badge counts it.
       const badge = await ok(supervisor.token, `query($w: ID!) { unreadCounts(workspaceId: $w) { threads messages } }`, { w: W.id });
       expect(badge.unreadCounts.threads).toBeGreaterThan(0);

@@ -16,6 +16,8 @@ import {
   assertKeepsAnOwner,
   assertMayChange,
   assertMayGrant,
+  assertUserPrincipal,
+  personOf,
   maySetAvailabilityOf,
   type GrantSpec,
   type Level,
@@ -373,12 +375,13 @@ export class TeamService {
   }
 
   async setAvailability(em: EntityManager, principal: Principal, availability: Availability, userId?: string | null): Promise<User> {
+    if (!userId) assertUserPrincipal(principal);
     const targetId = userId ?? principal.userId;
     return em.transactional(async (tx) => {
       const target = await tx.findOne(User, { id: targetId });
       if (!target) throw notFound('User');
       const levels = (await this.levelsOf(tx, targetId)).map((l) => l.level);
-      if (!maySetAvailabilityOf(principal.access, principal.userId, targetId, levels)) throw forbidden();
+      if (!maySetAvailabilityOf(principal.access, personOf(principal), targetId, levels)) throw forbidden();
       if (target.status !== UserStatus.ACTIVE) throw badInput('Only active users have an availability', { field: 'userId' });
       if (target.availability === availability) return target;
       const before = target.availability;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, notFound } from '../../graphql/errors';
+import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
 import type { Principal } from '../../graphql/context';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import { uuidArray } from '../../db/tenant';
@@ -99,7 +99,10 @@ export class ThreadService {
       params.push(principal.userId);
     }
     if (f.search?.trim()) {
-      if (!principal.access.can(Permission.THREADS_SEARCH, args.workspaceId)) throw badInput('Searching conversations needs THREADS_SEARCH', { field: 'filter.search' });
+      // Matching bodies tells what they say: searching needs the right to read them, not only THREADS_SEARCH.
+      if (!principal.access.canAll([Permission.THREADS_SEARCH, Permission.MESSAGES_READ_BODY], args.workspaceId)) {
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Searching conversations needs THREADS_SEARCH and MESSAGES_READ_BODY', { field: 'filter.search' });
+      }
       // Uncorrelated, so the GIN index (organization_id, body_tsv) answers it once for the whole page.
       where.push(`t.id in (select m.thread_id from messages m where m.organization_id = ? and m.body_tsv @@ plainto_tsquery('simple', ?))`);
       params.push(principal.organizationId, f.search.trim().slice(0, 200));
