@@ -4,10 +4,12 @@ import { Migration20261124190314 } from './Migration20261124190314';
 import { Migration20261124194141 } from './Migration20261124194141';
 import { Migration20261124200245 } from './Migration20261124200245';
 import { Migration20261124201500 } from './Migration20261124201500';
+import { Migration20261130160100 } from './Migration20261130160100';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
   { name: 'Migration20261124194141', class: Migration20261124194141 },
   { name: 'Migration20261124200245', class: Migration20261124200245 },
   { name: 'Migration20261124201500', class: Migration20261124201500 },
+  { name: 'Migration20261130160100', class: Migration20261130160100 },
 ];

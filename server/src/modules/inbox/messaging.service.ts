@@ -176,8 +176,7 @@ export class MessagingService {
       } else if (input.phone) {
         const phone = normalizePhone(input.phone);
         if (!phone) throw badInput('Not a valid phone number', { field: 'phone' });
-        contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone, mergedIntoId: null });
-        contact ??= tx.create(Contact, { organization: tx.getReference(Organization, principal.organizationId), workspace: tx.getReference(Workspace, input.workspaceId), phone });
+        ({ contact } = await this.lockContact(tx, principal.organizationId, input.workspaceId, phone));
       } else {
         throw badInput('Give a contactId or a phone', { field: 'contactId' });
       }
@@ -228,9 +227,9 @@ export class MessagingService {
         const now = this.clock.now();
         const organization = tx.getReference(Organization, actor.organizationId);
         const workspace = tx.getReference(Workspace, input.workspaceId);
-        let contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone: from, mergedIntoId: null }, { orderBy: { createdAt: 'asc' } });
-        const firstContact = !contact;
-        contact ??= tx.create(Contact, { organization, workspace, phone: from });
+        // The contact row, created if new and locked: concurrent first messages from one number (on any
+        // process) make one contact, and then find one open thread, in turn.
+        const { contact, created: firstContact } = await this.lockContact(tx, actor.organizationId, input.workspaceId, from);
         let thread = firstContact ? null : await tx.findOne(Thread, { contact, archived: false }, { orderBy: { lastActivityAt: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE });
         const newThread = !thread;
         thread ??= tx.create(Thread, { organization, workspace, contact, lastActivityAt: now });
@@ -285,6 +284,23 @@ export class MessagingService {
     }
     await this.dispatch(em, replies);
     return { message, duplicate: false };
+  }
+
+  /**
+   * The workspace's contact for a phone number, inserted when there is none (the unique rule on
+   * (organization, workspace, phone) settles a race: the loser waits for the winner and finds its row),
+   * and locked until the transaction ends, so whatever follows for this contact happens one at a time.
+   */
+  private async lockContact(tx: EntityManager, organizationId: string, workspaceId: string, phone: string): Promise<{ contact: Contact; created: boolean }> {
+    const inserted = await tx.getConnection().execute<Array<{ id: string }>>(
+      `insert into contacts (id, organization_id, workspace_id, phone, created_at, updated_at) values (gen_random_uuid(), ?, ?, ?, now(), now())
+       on conflict (organization_id, workspace_id, phone) where merged_into_id is null do nothing returning id`,
+      [organizationId, workspaceId, phone],
+      'all',
+      tx.getTransactionContext(),
+    );
+    const contact = await tx.findOneOrFail(Contact, { workspace: workspaceId, phone, mergedIntoId: null }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    return { contact, created: inserted.length > 0 };
   }
 
   /** Hands committed outbound messages to the channel; a refusal marks the message FAILED. */
