@@ -30,6 +30,16 @@ const DEFAULT_SETTINGS = {
 const AUTO_RESPONSE_QUIET_MS = 4 * 3_600_000;
 const STATUS_RANK: Record<DeliveryStatus, number> = { RECEIVED: 0, QUEUED: 0, SENT: 1, DELIVERED: 2, FAILED: 2 };
 
+/**
+ * The statuses a receipt moves a message through: none when it would not move forward (a repeat, or a
+ * late one), SENT then the receipt when a final receipt overtakes SENT, otherwise the receipt alone.
+ */
+export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): DeliveryStatus[] {
+  if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
+  if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
+  return [receipt];
+}
+
 function checkBody(body: string): string {
   const b = body.trim();
   if (!b) throw badInput('The message is empty', { field: 'body' });
@@ -327,21 +337,25 @@ export class MessagingService {
   }
 
   /**
-   * A delivery receipt. Receipts arrive late, twice, or out of order: a status only ever moves forward
-   * (QUEUED -> SENT -> DELIVERED/FAILED), so applying one again changes nothing.
+   * A delivery receipt. Receipts arrive late, twice, out of order or at the same moment: the message row is
+   * locked, a status only ever moves forward (QUEUED -> SENT -> DELIVERED/FAILED), and every step it moves
+   * through is one MESSAGE_STATUS event, in order. A DELIVERED (or FAILED) receipt that overtakes its SENT
+   * logs SENT first; the late SENT then changes nothing and logs nothing, like any repeated receipt.
    */
   async applyReceipt(em: EntityManager, providerMessageId: string, status: DeliveryStatus, error?: string): Promise<boolean> {
-    const lower = Object.entries(STATUS_RANK).filter(([, r]) => r < STATUS_RANK[status]).map(([s]) => s);
     return em.transactional(async (tx) => {
-      const n = await tx.nativeUpdate(
-        Message,
-        { providerMessageId, direction: MessageDirection.OUTBOUND, status: { $in: lower as DeliveryStatus[] } },
-        { status, statusUpdatedAt: this.clock.now(), error: error ?? null },
-      );
-      if (!n) return false;
-      const message = await tx.findOneOrFail(Message, { providerMessageId }, { refresh: true });
+      const message = await tx.findOne(Message, { providerMessageId, direction: MessageDirection.OUTBOUND }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (!message) return false;
+      const steps = receiptSteps(message.status, status);
+      if (!steps.length) return false;
       const thread = await tx.findOneOrFail(Thread, { id: message.threadId });
-      await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
+      const now = this.clock.now();
+      for (const step of steps) {
+        message.status = step;
+        message.statusUpdatedAt = now;
+        if (step === status) message.error = error ?? null;
+        await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
+      }
       return true;
     });
   }
