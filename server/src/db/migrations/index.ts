@@ -5,6 +5,8 @@ import { Migration20261124194141 } from './Migration20261124194141';
 import { Migration20261124200245 } from './Migration20261124200245';
 import { Migration20261124201500 } from './Migration20261124201500';
 import { Migration20261130160100 } from './Migration20261130160100';
+import { Migration20261130160200 } from './Migration20261130160200';
+import { Migration20261130160300 } from './Migration20261130160300';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -12,4 +14,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124200245', class: Migration20261124200245 },
   { name: 'Migration20261124201500', class: Migration20261124201500 },
   { name: 'Migration20261130160100', class: Migration20261130160100 },
+  { name: 'Migration20261130160200', class: Migration20261130160200 },
+  { name: 'Migration20261130160300', class: Migration20261130160300 },
 ];

@@ -99,7 +99,7 @@ export class AuthenticationService {
     const name = checkName(input.name);
     const passwordHash = await hashPassword(input.password);
     return em.transactional(async (tx) => {
-      if (await tx.count(User, { email }, CROSS_TENANT)) {
+      if (await tx.count(User, { email, passwordHash: { $ne: null } }, CROSS_TENANT)) {
         throw new DomainError(ErrorCode.CONFLICT, 'An account with this email already exists', { field: 'email' });
       }
       const organization = tx.create(Organization, { name: orgName });
@@ -128,7 +128,7 @@ export class AuthenticationService {
     await this.throttle.hit(em, `login:account:${email}`, 10, 15 * 60);
     await this.throttle.hit(em, `login:address:${input.clientAddress}`, 50, 15 * 60);
     // Cross-tenant by necessity: the email is what tells us the tenant.
-    const user = await em.findOne(User, { email }, CROSS_TENANT);
+    const user = await em.findOne(User, { email, passwordHash: { $ne: null } }, CROSS_TENANT);
     const ok = await verifyPassword(input.password, user?.passwordHash ?? null);
     if (!user || !ok || user.status !== UserStatus.ACTIVE) {
       throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Email or password is incorrect');

@@ -57,7 +57,7 @@ export class InboxResolver {
     return ctx.services.messaging.send(ctx.em, ctx.principal!, input);
   }
 
-  @Mutation(() => Thread, { description: 'Starts a conversation with a contact (by id, or by phone: created when new).' })
+  @Mutation(() => Thread, { description: 'Starts a conversation with a contact (by id, or by phone: created when new). An agent who reads only their own threads gets it assigned; supervisors leave it unassigned.' })
   @Auth(Permission.MESSAGES_SEND, { scope: { arg: 'input.workspaceId' } })
   startThread(@Arg('input') input: StartThreadInput, @Ctx() ctx: RequestContext): Promise<Thread> {
     return ctx.services.messaging.startThread(ctx.em, ctx.principal!, input);

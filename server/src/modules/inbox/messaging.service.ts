@@ -14,7 +14,9 @@ import { Contact, OptOutSource } from './contact.entity';
 import type { ContactService } from './contacts.service';
 import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } from './rules';
 import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
-import { DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
+import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
+import { Permission } from '../identity/permissions';
+import { User } from '../identity/user.entity';
 
 const MAX_BODY = 1600;
 /** A workspace that never saved settings: always open, no greeting, default opt-out/opt-in confirmations. */
@@ -124,9 +126,10 @@ export class MessagingService {
     input: { threadId: string; body?: string | null; templateId?: string | null; idempotencyKey?: string | null },
   ): Promise<Message> {
     const key = checkKey(input.idempotencyKey);
+    // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
     if (key) {
-      const first = await em.findOne(Message, { idempotencyKey: key });
-      if (first) return this.sameThread(first, input.threadId);
+      const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, thread: input.threadId });
+      if (first) return first;
     }
     let message: Message;
     try {
@@ -152,7 +155,9 @@ export class MessagingService {
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
       if (key && err instanceof UniqueConstraintViolationException) {
-        const first = await em.fork().findOne(Message, { idempotencyKey: key });
+        const fork = em.fork();
+        const thread = await fork.findOne(Thread, { id: input.threadId });
+        const first = thread ? await fork.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: thread.workspaceId }) : null;
         if (first) return this.sameThread(first, input.threadId);
       }
       throw err;
@@ -174,11 +179,33 @@ export class MessagingService {
   ): Promise<Thread> {
     const key = checkKey(input.idempotencyKey);
     if (key) {
-      const first = await em.findOne(Message, { idempotencyKey: key }, { populate: ['thread'] });
+      const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: input.workspaceId }, { populate: ['thread'] });
       if (first) return first.thread.getEntity();
     }
     const body = checkBody(input.body);
-    const { thread, message } = await em.transactional(async (tx) => {
+    let started: { thread: Thread; message: Message };
+    try {
+      started = await this.startInTransaction(em, principal, input, body, key);
+    } catch (err) {
+      // Two retries racing with one key: the loser answers with the winner's thread.
+      if (key && err instanceof UniqueConstraintViolationException) {
+        const first = await em.fork().findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: input.workspaceId }, { populate: ['thread'] });
+        if (first) return first.thread.getEntity();
+      }
+      throw err;
+    }
+    await this.dispatch(em, [started.message]);
+    return started.thread;
+  }
+
+  private startInTransaction(
+    em: EntityManager,
+    principal: Principal,
+    input: { workspaceId: string; contactId?: string | null; phone?: string | null },
+    body: string,
+    key: string | null,
+  ): Promise<{ thread: Thread; message: Message }> {
+    return em.transactional(async (tx) => {
       let contact: Contact | null = null;
       if (input.contactId) {
         contact = await tx.findOne(Contact, { id: input.contactId, workspace: input.workspaceId, mergedIntoId: null });
@@ -197,6 +224,12 @@ export class MessagingService {
         contact,
         lastActivityAt: this.clock.now(),
       });
+      // An agent reads only threads assigned to them: the one they start is theirs, or they would lose it at
+      // once. Those who read every thread (supervisors) leave it unassigned for the queue.
+      if (principal.kind === 'user' && !principal.access.can(Permission.THREADS_READ_ALL, input.workspaceId)) {
+        t.assigneeUser = tx.getReference(User, principal.userId) as never;
+        tx.create(AssignmentEvent, { organization: t.organization, workspace: t.workspace, thread: t, kind: 'start', actorId: principal.userId, toUserId: principal.userId });
+      }
       const m = this.outbound(tx, t, body, { authorId: principal.userId, idempotencyKey: key });
       t.firstResponseAt = m.createdAt;
       const alerts = await this.scanKeywords(tx, m, t);
@@ -205,8 +238,6 @@ export class MessagingService {
       await emitAlerts(tx, t, alerts);
       return { thread: t, message: m };
     });
-    await this.dispatch(em, [message]);
-    return thread;
   }
 
   /**

@@ -136,7 +136,7 @@ export class Thread extends TenantEntity<
 @Entity({ tableName: 'messages' })
 @Index({ properties: ['organization', 'thread', 'createdAt', 'id'] })
 @Index({ properties: ['organization', 'providerMessageId'] })
-@Unique({ properties: ['organization', 'idempotencyKey'] })
+@Unique({ name: 'messages_author_idempotency_key_unique', properties: ['organization', 'workspace', 'authorId', 'idempotencyKey'] })
 @Unique({ properties: ['organization', 'workspace', 'externalId'] })
 @Index({
   name: 'messages_body_tsv_index',

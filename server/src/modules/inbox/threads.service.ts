@@ -64,7 +64,14 @@ export class ThreadService {
     const params: unknown[] = [principal.organizationId, args.workspaceId];
     const where = ['t.organization_id = ?', 't.workspace_id = ?'];
     where.push(f.archived ? 't.archived = true' : 't.archived = false');
-    if (f.status) {
+    // A snooze that ran out counts as OPEN even before the sweep persists it.
+    if (f.status === ThreadStatus.OPEN) {
+      where.push(`t.status in ('OPEN', 'SNOOZED') and (t.status = 'OPEN' or t.snoozed_until <= ?)`);
+      params.push(this.clock.now());
+    } else if (f.status === ThreadStatus.SNOOZED) {
+      where.push(`t.status = 'SNOOZED' and t.snoozed_until > ?`);
+      params.push(this.clock.now());
+    } else if (f.status) {
       where.push('t.status = ?');
       params.push(f.status);
     }
@@ -148,7 +155,10 @@ export class ThreadService {
     });
   }
 
-  /** Snoozed threads whose time has come are open again (checked when read, so no timer is needed). */
+  /**
+   * Snoozed threads whose time has come read as open at once; the sweep (snooze.ts) persists the change
+   * and emits THREAD_UPDATED, and takeNextThread wakes its queue before picking.
+   */
   wake(thread: Thread): Thread {
     if (thread.status === ThreadStatus.SNOOZED && thread.snoozedUntil && thread.snoozedUntil.getTime() <= this.clock.now().getTime()) {
       thread.status = ThreadStatus.OPEN;
