@@ -1,19 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { graphql, type GraphQLSchema } from 'graphql';
+import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import pino from 'pino';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
 import { bootServer, type TestServer } from '../support/server';
 import { FIXTURE_PASSWORD } from '../support/fixtures';
 import { buildSchema } from '../../server/src/graphql/schema';
 import { buildContext } from '../../server/src/http/request-context';
+import type { Principal } from '../../server/src/graphql/context';
 import { DomainError, ErrorCode } from '../../server/src/graphql/errors';
-import { Organization, Workspace } from '../../server/src/modules/identity/organization.entity';
 import { AddOn, Permission, Role, permissionsOf } from '../../server/src/modules/identity/permissions';
-import { hashPassword } from '../../server/src/modules/identity/secrets';
-import { Membership, User, UserStatus } from '../../server/src/modules/identity/user.entity';
-import { Contact } from '../../server/src/modules/inbox/contact.entity';
-import { Thread } from '../../server/src/modules/inbox/thread.entity';
+import { hashPassword, hashToken, newToken } from '../../server/src/modules/identity/secrets';
+import { UserStatus } from '../../server/src/modules/identity/user.entity';
 
 /**
  * Model-based test of the team and assignment rules: random sequences of invite / accept / revoke / resend /
@@ -394,6 +392,8 @@ describe('model-based: invitations, memberships and assignment across two organi
   const pool: Model[] = [];
   let pairs = 0;
   let addressSeq = 0;
+  let passwordHash: string | undefined;
+  const perCommand = new Map<string, [number, number]>();
   const figures = { sequences: 0, commands: 0, allowed: 0, fixtureMs: 0, commandMs: 0, snapshotMs: 0 };
 
   beforeAll(async () => {
@@ -402,42 +402,55 @@ describe('model-based: invitations, memberships and assignment across two organi
   }, 120_000);
   afterAll(() => server?.close());
 
-  /** Builds `n` pairs of organizations in one flush: each with W, W2, five users, two waiting threads in W. */
+  /**
+   * Builds `n` pairs of organizations with one INSERT per table (the ORM's unit of work is too slow for
+   * thousands of rows on a loaded machine): each with W, W2, five users with sessions, two waiting threads in W.
+   */
   async function buildPairs(n: number): Promise<void> {
-    const em: EntityManager = server.app.orm.em.fork({ clear: true, useContext: false });
-    const passwordHash = await hashPassword(FIXTURE_PASSWORD);
+    passwordHash ??= await hashPassword(FIXTURE_PASSWORD);
+    const rows: Record<string, Array<Record<string, unknown>>> = { organizations: [], workspaces: [], users: [], memberships: [], sessions: [], contacts: [], threads: [] };
+    const expires = new Date(Date.now() + 24 * 3_600_000).toISOString();
     const built: Model[] = [];
     for (let k = 0; k < n; k++) {
       const pair = ++pairs;
       const m: Model = { pair, orgs: [], users: [], invitations: [], threads: [] };
       for (let org = 0; org < 2; org++) {
-        const organization = em.create(Organization, { name: `Model ${pair}/${org}` });
-        const W = em.create(Workspace, { organization, name: 'W', parent: null, ancestorIds: [] });
-        const W2 = em.create(Workspace, { organization, name: 'W2', parent: null, ancestorIds: [] });
-        m.orgs.push({ id: organization.id, W: W.id, W2: W2.id });
-        const people: Array<[string, Workspace | null, Role, AddOn[]]> = [
+        const o = { id: randomUUID(), W: randomUUID(), W2: randomUUID() };
+        m.orgs.push(o);
+        rows.organizations!.push({ id: o.id, name: `Model ${pair}/${org}` });
+        rows.workspaces!.push({ id: o.W, organization_id: o.id, name: 'W' }, { id: o.W2, organization_id: o.id, name: 'W2' });
+        const people: Array<[string, string | null, Role, AddOn[]]> = [
           ['owner', null, Role.OWNER, []],
-          ['admin', W, Role.ADMIN, []],
-          ['supervisor', W, Role.SUPERVISOR, []],
-          ['agent', W, Role.AGENT, [AddOn.SELF_ASSIGN, AddOn.TRANSFER]],
-          ['agent2', W2, Role.AGENT, []],
+          ['admin', o.W, Role.ADMIN, []],
+          ['supervisor', o.W, Role.SUPERVISOR, []],
+          ['agent', o.W, Role.AGENT, [AddOn.SELF_ASSIGN, AddOn.TRANSFER]],
+          ['agent2', o.W2, Role.AGENT, []],
         ];
         for (const [label, ws, role, addOns] of people) {
-          const user = em.create(User, { organization, name: label, email: `${label}-p${pair}-o${org}-${RUN_ID}@model.test`, passwordHash, status: UserStatus.ACTIVE });
-          em.create(Membership, { organization, user, workspace: ws, roles: [role], addOns });
-          const token = server.app.services.authentication.openSession(em, user);
-          m.users.push({ id: user.id, org, email: user.email, status: UserStatus.ACTIVE, hasPassword: true, grants: new Map([[ws?.id ?? null, { roles: [role], addOns }]]), token });
+          const id = randomUUID();
+          const token = newToken('session');
+          const address = `${label}-p${pair}-o${org}-${RUN_ID}@model.test`;
+          rows.users!.push({ id, organization_id: o.id, name: label, email: address, password_hash: passwordHash, status: 'ACTIVE' });
+          rows.memberships!.push({ id: randomUUID(), organization_id: o.id, user_id: id, workspace_id: ws, roles: [role], add_ons: addOns });
+          rows.sessions!.push({ id: randomUUID(), organization_id: o.id, user_id: id, token_hash: hashToken(token), expires_at: expires });
+          m.users.push({ id, org, email: address, status: UserStatus.ACTIVE, hasPassword: true, grants: new Map([[ws, { roles: [role], addOns }]]), token });
         }
-        const contact = em.create(Contact, { organization, workspace: W, phone: `+1555${String(pair).padStart(5, '0')}${org}1` });
+        const contact = randomUUID();
+        rows.contacts!.push({ id: contact, organization_id: o.id, workspace_id: o.W, phone: `+1555${String(pair).padStart(5, '0')}${org}1` });
         for (let i = 0; i < 2; i++) {
-          const at = new Date(Date.UTC(2026, 0, 1, 0, 0, i));
-          const t = em.create(Thread, { organization, workspace: W, contact, lastActivityAt: at, lastInboundAt: at, needsResponse: true });
-          m.threads.push({ id: t.id, org, workspaceId: W.id, assignee: null, order: i });
+          const at = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+          const id = randomUUID();
+          rows.threads!.push({ id, organization_id: o.id, workspace_id: o.W, contact_id: contact, last_activity_at: at, last_inbound_at: at, needs_response: true });
+          m.threads.push({ id, org, workspaceId: o.W, assignee: null, order: i });
         }
       }
       built.push(m);
     }
-    await em.flush();
+    const conn = server.app.orm.em.getConnection();
+    for (const [table, list] of Object.entries(rows)) {
+      const columns = Object.keys(list[0]!).map((c) => `"${c}"`).join(', ');
+      await conn.execute(`insert into "${table}" (${columns}) select ${columns} from json_populate_recordset(null::"${table}", ?::json)`, [JSON.stringify(list)]);
+    }
     pool.push(...built);
   }
 
@@ -448,23 +461,44 @@ describe('model-based: invitations, memberships and assignment across two organi
     return pool.shift()!;
   }
 
+  /** Each document is parsed and validated once: the commands repeat a dozen documents thousands of times. */
+  const documents = new Map<string, DocumentNode>();
+  function documentOf(query: string): DocumentNode {
+    let document = documents.get(query);
+    if (!document) {
+      document = parse(query);
+      const errors = validate(schema, document);
+      if (errors.length) throw new Error(`invalid command document: ${errors[0]!.message}`);
+      documents.set(query, document);
+    }
+    return document;
+  }
+
   function realFor(m: Model): Real {
     const logger = pino({ level: 'silent' });
+    // Principals are authenticated once per token and dropped after any allowed command (which may change
+    // someone's access or end their sessions): refused commands change nothing, so they keep the cache.
+    const principals = new Map<string, Principal | null>();
+    const principalFor = async (token: string): Promise<Principal | null> => {
+      if (!principals.has(token)) {
+        const em = server.app.orm.em.fork({ clear: true, useContext: false });
+        principals.set(token, await server.app.services.authentication.authenticate(em, token));
+      }
+      return principals.get(token)!;
+    };
     return {
       async call(token, query, variables) {
-        let contextValue;
-        try {
-          contextValue = await buildContext(
-            { orm: server.app.orm, services: server.app.services, logger },
-            { requestId: 'model', clientAddress: `model-${++addressSeq}`, token },
-          );
-        } catch {
-          return { data: null, code: ErrorCode.UNAUTHENTICATED };
-        }
-        const result = await graphql({ schema, source: query, variableValues: variables, contextValue });
+        const principal = token ? await principalFor(token) : null;
+        if (token && !principal) return { data: null, code: ErrorCode.UNAUTHENTICATED };
+        const contextValue = await buildContext(
+          { orm: server.app.orm, services: server.app.services, logger },
+          { requestId: 'model', clientAddress: `model-${++addressSeq}`, token: null, principal },
+        );
+        const result = await execute({ schema, document: documentOf(query), variableValues: variables, contextValue });
         const error = result.errors?.[0];
         if (!error) {
           figures.allowed++;
+          principals.clear();
           return { data: result.data, code: null };
         }
         const original = error.originalError;
@@ -498,6 +532,8 @@ describe('model-based: invitations, memberships and assignment across two organi
       const t0 = Date.now();
       await cmd.run(m, r);
       const t1 = Date.now();
+      const name = cmd.toString().split('(')[0]!;
+      perCommand.set(name, [(perCommand.get(name)?.[0] ?? 0) + 1, (perCommand.get(name)?.[1] ?? 0) + t1 - t0]);
       compare(m, await r.snapshot());
       figures.commandMs += t1 - t0;
       figures.snapshotMs += Date.now() - t1;
@@ -539,6 +575,7 @@ describe('model-based: invitations, memberships and assignment across two organi
         `(fixtures ${figures.fixtureMs} ms, commands ${figures.commandMs} ms, invariants ${figures.snapshotMs} ms)` +
         (failure ? ` (reproduce: MODEL_SEED=${SEED} MODEL_RUNS=${RUNS})` : ''),
     );
+    if (process.env.MODEL_PROFILE) console.log([...perCommand].map(([k, [n, ms]]) => `${k}: ${n} x ${(ms / n).toFixed(1)} ms`).join(', '));
     if (failure) throw failure;
   }, 600_000);
 });
