@@ -24,12 +24,14 @@ import { UserStatus } from '../../server/src/modules/identity/user.entity';
  * nothing, and the database of BOTH organizations equals the model (users, memberships, invitations, thread
  * assignees: one per thread, of the same organization). Invitations and takeNextThread are predicted exactly.
  *
- * MODEL_RUNS (default 1000) and MODEL_SEED reproduce a run; the figures and the seed are printed.
+ * MODEL_RUNS (default 1000), MODEL_SEED and MODEL_WORKERS (independent streams, default 4) reproduce a run;
+ * the figures and the seed are printed (the per-part times are summed over the streams).
  */
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 1000);
 const SEED = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const MAX_COMMANDS = Number(process.env.MODEL_MAX_COMMANDS ?? 8);
+const WORKERS = Number(process.env.MODEL_WORKERS ?? 4);
 const INVITE_ROLES = [Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.VIEWER] as const;
 const GRANT_ROLES = [Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.VIEWER, null] as const;
 const ERROR_CODES = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL));
@@ -454,9 +456,13 @@ describe('model-based: invitations, memberships and assignment across two organi
     pool.push(...built);
   }
 
+  let building: Promise<void> | null = null;
   async function fresh(): Promise<Model> {
     const t0 = Date.now();
-    if (!pool.length) await buildPairs(50);
+    while (!pool.length) {
+      building ??= buildPairs(50).finally(() => (building = null));
+      await building;
+    }
     figures.fixtureMs += Date.now() - t0;
     return pool.shift()!;
   }
@@ -553,27 +559,33 @@ describe('model-based: invitations, memberships and assignment across two organi
     fc.tuple(org, idx).map(([o, a]) => checked(new TakeNext(o, a))),
   ];
 
-  it(`holds for ${RUNS} random sequences (seed ${SEED})`, async () => {
+  it(`holds for ${RUNS} random sequences (seed ${SEED}, ${WORKERS} streams)`, async () => {
     const started = Date.now();
-    let failure: unknown = null;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.commands(commands, { maxCommands: MAX_COMMANDS }), async (cmds) => {
-          figures.sequences++;
-          // Each sequence (and each replay while shrinking) works on organizations of its own.
-          const m = await fresh();
-          await fc.asyncModelRun(() => ({ model: m, real: realFor(m) }), cmds);
-        }),
-        { numRuns: RUNS, seed: SEED, endOnFailure: false },
-      );
-    } catch (err) {
-      failure = err;
-    }
+    const property = fc.asyncProperty(fc.commands(commands, { maxCommands: MAX_COMMANDS }), async (cmds) => {
+      figures.sequences++;
+      // Each sequence (and each replay while shrinking) works on organizations of its own.
+      const m = await fresh();
+      await fc.asyncModelRun(() => ({ model: m, real: realFor(m) }), cmds);
+    });
+    // Sequences share nothing, so independent streams (seed, seed + 1, ...) run side by side: the database
+    // round trips of one overlap another's. Each stream is reproducible from its own seed.
+    const failures: Array<{ seed: number; error: unknown }> = [];
+    await Promise.all(
+      Array.from({ length: WORKERS }, async (_, w) => {
+        const numRuns = Math.floor(RUNS / WORKERS) + (w < RUNS % WORKERS ? 1 : 0);
+        try {
+          await fc.assert(property, { numRuns, seed: SEED + w, endOnFailure: false });
+        } catch (error) {
+          failures.push({ seed: SEED + w, error });
+        }
+      }),
+    );
+    const failure = failures[0]?.error ?? null;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
-      `model-based: ${figures.sequences} sequences, ${figures.commands} commands (${figures.allowed} allowed), failures = ${failure ? 1 : 0}, seed ${SEED}, ${seconds} s ` +
+      `model-based: ${figures.sequences} sequences, ${figures.commands} commands (${figures.allowed} allowed), failures = ${failures.length}, seed ${SEED}, ${seconds} s ` +
         `(fixtures ${figures.fixtureMs} ms, commands ${figures.commandMs} ms, invariants ${figures.snapshotMs} ms)` +
-        (failure ? ` (reproduce: MODEL_SEED=${SEED} MODEL_RUNS=${RUNS})` : ''),
+        (failure ? ` (reproduce: MODEL_SEED=${SEED} MODEL_RUNS=${RUNS} MODEL_WORKERS=${WORKERS}; failing stream seeds ${failures.map((f) => f.seed).join(', ')})` : ''),
     );
     if (process.env.MODEL_PROFILE) console.log([...perCommand].map(([k, [n, ms]]) => `${k}: ${n} x ${(ms / n).toFixed(1)} ms`).join(', '));
     if (failure) throw failure;
