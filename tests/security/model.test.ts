@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import fc from 'fast-check';
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import pino from 'pino';
@@ -93,35 +93,35 @@ interface Snapshot {
 
 // ------------------------------------------------------------------ the rules, as the model knows them
 
-function held(m: Model, u: MUser, level: Level): Set<Permission> {
+function held(u: MUser, level: Level): Set<Permission> {
   const out = new Set<Permission>();
   const add = (g: Grant | undefined) => g && permissionsOf(g.roles, g.addOns).forEach((p) => out.add(p));
   add(u.grants.get(null));
   if (level !== null) add(u.grants.get(level)); // W and W2 are roots: no ancestors
   return out;
 }
-const orgWide = (m: Model, u: MUser) => held(m, u, null);
+const orgWide = (u: MUser) => held(u, null);
 const subset = (a: Set<Permission>, b: Set<Permission>) => [...a].every((p) => b.has(p));
 const isOwner = (u: MUser) => [...u.grants.values()].some((g) => g.roles.includes(Role.OWNER));
 const activeOwners = (m: Model, org: number) => m.users.filter((u) => u.org === org && u.status === UserStatus.ACTIVE && isOwner(u));
 
 /** Giving a grant at a level: the permission to give there, OWNER only organization-wide and by owners, nothing one lacks. */
-function mayGrant(m: Model, actor: MUser, permission: Permission, level: Level, roles: Role[], addOns: AddOn[] = []): boolean {
-  const h = held(m, actor, level);
+function mayGrant(actor: MUser, permission: Permission, level: Level, roles: Role[], addOns: AddOn[] = []): boolean {
+  const h = held(actor, level);
   if (!h.has(permission)) return false;
-  if (roles.includes(Role.OWNER) && (level !== null || !orgWide(m, actor).has(Permission.OWNERS_MANAGE))) return false;
+  if (roles.includes(Role.OWNER) && (level !== null || !orgWide(actor).has(Permission.OWNERS_MANAGE))) return false;
   return subset(permissionsOf(roles, addOns), h);
 }
 /** Changing an existing grant: USERS_MANAGE there and the grant no wider than one's own; owners' grants need OWNERS_MANAGE. */
-function mayChange(m: Model, actor: MUser, level: Level, existing: Grant): boolean {
-  const h = held(m, actor, level);
+function mayChange(actor: MUser, level: Level, existing: Grant): boolean {
+  const h = held(actor, level);
   if (!h.has(Permission.USERS_MANAGE)) return false;
-  if (existing.roles.includes(Role.OWNER)) return orgWide(m, actor).has(Permission.OWNERS_MANAGE);
+  if (existing.roles.includes(Role.OWNER)) return orgWide(actor).has(Permission.OWNERS_MANAGE);
   return subset(permissionsOf(existing.roles, existing.addOns), h);
 }
 const reaches = (u: MUser, workspaceId: string) => u.grants.has(null) || u.grants.has(workspaceId);
-const mayRead = (m: Model, u: MUser, t: MThread) =>
-  held(m, u, t.workspaceId).has(Permission.THREADS_READ_ALL) || (held(m, u, t.workspaceId).has(Permission.THREADS_READ) && t.assignee === u.id);
+const mayRead = (u: MUser, t: MThread) =>
+  held(u, t.workspaceId).has(Permission.THREADS_READ_ALL) || (held(u, t.workspaceId).has(Permission.THREADS_READ) && t.assignee === u.id);
 
 function levelOf(o: MOrg, kind: number): Level {
   return kind === 0 ? null : kind === 1 ? o.W : o.W2;
@@ -167,7 +167,7 @@ class Invite extends Cmd {
     const allowed =
       actor.token !== null &&
       actor.status === UserStatus.ACTIVE &&
-      mayGrant(m, actor, Permission.USERS_INVITE, level, [this.role]) &&
+      mayGrant(actor, Permission.USERS_INVITE, level, [this.role]) &&
       existing?.status !== UserStatus.ACTIVE &&
       !(existing?.status === UserStatus.DEACTIVATED && existing.hasPassword) &&
       !m.invitations.some((i) => i.org === this.org && i.email === address && i.state === 'PENDING');
@@ -225,7 +225,7 @@ class RevokeOrResend extends Cmd {
       : await r.call(actor.token, `mutation($id: ID!) { revokeInvitation(id: $id) { id } }`, { id: inv.id });
     refusedCleanly(res.code, this.toString());
     if (res.code) return;
-    const ok = inv.org === this.org && actor.status === UserStatus.ACTIVE && mayGrant(m, actor, Permission.USERS_INVITE, inv.level, inv.roles) && (this.resend ? inv.state === 'PENDING' : inv.state !== 'ACCEPTED');
+    const ok = inv.org === this.org && actor.status === UserStatus.ACTIVE && mayGrant(actor, Permission.USERS_INVITE, inv.level, inv.roles) && (this.resend ? inv.state === 'PENDING' : inv.state !== 'ACCEPTED');
     if (!ok) fail(`${this}: allowed against the rules (${inv.org === this.org ? 'may not give this grant' : 'another organization'})`);
     if (this.resend) inv.token = res.data.resendInvitation.acceptToken;
     else if (inv.state === 'PENDING') {
@@ -255,9 +255,9 @@ class UpdateMembership extends Cmd {
     const why =
       target.org !== this.org ? 'another organization'
       : actor.status !== UserStatus.ACTIVE ? 'inactive actor'
-      : !held(m, actor, level).has(Permission.USERS_MANAGE) ? 'no USERS_MANAGE there'
-      : existing && !mayChange(m, actor, level, existing) ? 'changed a grant wider than the actor'
-      : roles.length && !mayGrant(m, actor, Permission.USERS_MANAGE, level, roles) ? 'granted what the actor lacks'
+      : !held(actor, level).has(Permission.USERS_MANAGE) ? 'no USERS_MANAGE there'
+      : existing && !mayChange(actor, level, existing) ? 'changed a grant wider than the actor'
+      : roles.length && !mayGrant(actor, Permission.USERS_MANAGE, level, roles) ? 'granted what the actor lacks'
       : !roles.length && !existing ? 'removed nothing'
       : existing?.roles.includes(Role.OWNER) && !roles.includes(Role.OWNER) && activeOwners(m, this.org).filter((u) => u.id !== target.id).length < 1 ? 'removed the last owner'
       : null;
@@ -285,8 +285,8 @@ class Deactivation extends Cmd {
     const why =
       target.org !== this.org ? 'another organization'
       : actor.status !== UserStatus.ACTIVE ? 'inactive actor'
-      : levels.some(([level, g]) => !mayChange(m, actor, level, g)) ? 'the target holds what the actor may not change'
-      : !levels.length && !orgWide(m, actor).has(Permission.USERS_MANAGE) ? 'no organization-wide USERS_MANAGE'
+      : levels.some(([level, g]) => !mayChange(actor, level, g)) ? 'the target holds what the actor may not change'
+      : !levels.length && !orgWide(actor).has(Permission.USERS_MANAGE) ? 'no organization-wide USERS_MANAGE'
       : !this.reactivate && target.status !== UserStatus.DEACTIVATED && isOwner(target) && activeOwners(m, this.org).filter((u) => u.id !== target.id).length < 1 ? 'deactivated the last owner'
       : this.reactivate && target.status !== UserStatus.ACTIVE && !target.hasPassword ? 'reactivated someone who never joined'
       : null;
@@ -320,8 +320,8 @@ class AssignOrTransfer extends Cmd {
     const why =
       t.org !== this.org || target.org !== this.org ? 'another organization'
       : actor.status !== UserStatus.ACTIVE ? 'inactive actor'
-      : !held(m, actor, t.workspaceId).has(this.transfer ? Permission.THREADS_TRANSFER : Permission.THREADS_ASSIGN) ? 'without the permission'
-      : !mayRead(m, actor, t) ? 'a thread the actor cannot read'
+      : !held(actor, t.workspaceId).has(this.transfer ? Permission.THREADS_TRANSFER : Permission.THREADS_ASSIGN) ? 'without the permission'
+      : !mayRead(actor, t) ? 'a thread the actor cannot read'
       : target.status !== UserStatus.ACTIVE || !reaches(target, t.workspaceId) ? 'to someone who cannot work there'
       : this.transfer && t.assignee === target.id ? 'a transfer to where it already is'
       : null;
@@ -342,7 +342,7 @@ class TakeNext extends Cmd {
     const o = m.orgs[this.org]!;
     const res = await r.call(actor.token, `mutation($w: ID!) { takeNextThread(workspaceId: $w) { id } }`, { w: o.W });
     refusedCleanly(res.code, this.toString());
-    const allowed = actor.token !== null && actor.status === UserStatus.ACTIVE && held(m, actor, o.W).has(Permission.THREADS_SELF_ASSIGN);
+    const allowed = actor.token !== null && actor.status === UserStatus.ACTIVE && held(actor, o.W).has(Permission.THREADS_SELF_ASSIGN);
     if (allowed !== (res.code === null)) fail(`${this}: the rules say ${allowed ? 'allowed' : 'refused'}, the server ${res.code ?? 'allowed'}`);
     if (res.code) return;
     // The oldest waiting unassigned thread of the workspace, or none.
