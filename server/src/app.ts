@@ -16,6 +16,7 @@ import { createServices, type Services } from './services';
 import { Hub } from './realtime/hub';
 import { Dashboards } from './realtime/dashboards';
 import { WakeupSubscriber } from './realtime/wakeups';
+import { startSnoozeSweeper } from './modules/inbox/snooze';
 import { pruneEvents } from './realtime/event-log';
 import { systemClock, type Clock } from './shared/clock';
 import { TENANT_FILTER } from './db/tenant';
@@ -122,6 +123,9 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     }, 3_600_000);
     pruneTimer.unref();
     cleanup.push(async () => clearInterval(pruneTimer));
+    // Snoozes that run out are persisted as OPEN, with their THREAD_UPDATED events.
+    const stopSnoozeSweeper = startSnoozeSweeper(orm.em, services.clock, logger.child({ component: 'snooze' }));
+    cleanup.push(async () => stopSnoozeSweeper());
 
     const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm, hub) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });

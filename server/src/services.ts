@@ -70,7 +70,7 @@ export function createServices(opts: ServiceOptions): Services {
     contacts,
     threads: new ThreadService(opts.clock),
     messaging: new MessagingService(opts.clock, contacts, channel, opts.logger),
-    assignment: new AssignmentService(),
+    assignment: new AssignmentService(opts.clock),
     catalogue: new CatalogueService(),
   };
 }

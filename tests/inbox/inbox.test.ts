@@ -61,7 +61,9 @@ describe('the inbox through the public API', () => {
       const found = await ok(agent.token, `query($w: ID!) { contacts(workspaceId: $w, search: "diaz") { edges { node { displayName phone customFields } } } }`, { w: W.id });
       expect(found.contacts.edges).toEqual([{ node: { displayName: 'Bo Diaz', phone: '+15552010002', customFields: { company: 'Acme' } } }]);
 
-      const dup = await ok(supervisor.token, `mutation($w: ID!) { createContact(workspaceId: $w, input: { phone: "+15552010001", lastName: "Lima-Duplicate" }) { id } }`, { w: W.id });
+      // One contact per phone number in a workspace; a duplicate by email is still merged.
+      expect(code(await gql(supervisor.token, `mutation($w: ID!) { createContact(workspaceId: $w, input: { phone: "+15552010001", lastName: "Lima-Duplicate" }) { id } }`, { w: W.id }))).toBe('CONFLICT');
+      const dup = await ok(supervisor.token, `mutation($w: ID!) { createContact(workspaceId: $w, input: { email: "ana@example.test", lastName: "Lima-Duplicate" }) { id } }`, { w: W.id });
       const merged = await ok(supervisor.token, `mutation($k: ID!, $m: ID!) { mergeContacts(keepId: $k, mergeId: $m) { id lastName } }`, { k: id, m: dup.createContact.id });
       expect(merged.mergeContacts).toEqual({ id, lastName: 'Lima' });
       expect(code(await gql(supervisor.token, `query($id: ID!) { contact(id: $id) { id } }`, { id: dup.createContact.id }))).toBe('NOT_FOUND');
@@ -284,7 +286,7 @@ describe('the inbox through the public API', () => {
       expect(archived.threads.edges).toEqual([{ node: { id: threadId, status: 'CLOSED' } }]);
       const search = await ok(supervisor.token, `query($w: ID!) { threads(workspaceId: $w, filter: { archived: true, search: "plumber" }) { edges { node { id } } } }`, { w: W.id });
       expect(search.threads.edges).toHaveLength(1);
-      expect(code(await gql(agent.token, `query($w: ID!) { threads(workspaceId: $w, filter: { search: "plumber" }) { edges { node { id } } } }`, { w: W.id }))).toBe('BAD_USER_INPUT');
+      expect(code(await gql(agent.token, `query($w: ID!) { threads(workspaceId: $w, filter: { search: "plumber" }) { edges { node { id } } } }`, { w: W.id }))).toBe('FORBIDDEN');
       // An inbound message on an archived thread starts a fresh one; the badge counts it.
       const badge = await ok(supervisor.token, `query($w: ID!) { unreadCounts(workspaceId: $w) { threads messages } }`, { w: W.id });
       expect(badge.unreadCounts.threads).toBeGreaterThan(0);

@@ -39,7 +39,7 @@ export type CreateApiKeyInput = {
   workspaceId: string | number;
 };
 
-/** Outbound: QUEUED -> SENT -> DELIVERED or FAILED. Inbound: RECEIVED. */
+/** Outbound: QUEUED -> SENT -> DELIVERED or FAILED, never backwards; live events report each step of a receipt once and in order (a DELIVERED or FAILED receipt that overtakes SENT reports SENT first). Inbound: RECEIVED. */
 export type DeliveryStatus =
   | 'DELIVERED'
   | 'FAILED'
@@ -312,7 +312,7 @@ export type ThreadFilterInput = {
   assignee?: string | null | undefined;
   campaignId?: string | number | null | undefined;
   needsResponse?: boolean | null | undefined;
-  /** Full-text search over message bodies (THREADS_SEARCH). */
+  /** Full-text search over message bodies: needs THREADS_SEARCH and MESSAGES_READ_BODY in the workspace (FORBIDDEN otherwise, since a match reveals what a body says). */
   search?: string | null | undefined;
   status?: ThreadStatus | null | undefined;
   tagId?: string | number | null | undefined;

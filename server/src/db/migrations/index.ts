@@ -5,6 +5,9 @@ import { Migration20261124194141 } from './Migration20261124194141';
 import { Migration20261124200245 } from './Migration20261124200245';
 import { Migration20261124201500 } from './Migration20261124201500';
 import { Migration20261130160100 } from './Migration20261130160100';
+import { Migration20261130161100 } from './Migration20261130161100';
+import { Migration20261130161200 } from './Migration20261130161200';
+import { Migration20261130161300 } from './Migration20261130161300';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -12,4 +15,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124200245', class: Migration20261124200245 },
   { name: 'Migration20261124201500', class: Migration20261124201500 },
   { name: 'Migration20261130160100', class: Migration20261130160100 },
+  { name: 'Migration20261130161100', class: Migration20261130161100 },
+  { name: 'Migration20261130161200', class: Migration20261130161200 },
+  { name: 'Migration20261130161300', class: Migration20261130161300 },
 ];

@@ -89,6 +89,18 @@ export class Access {
     return out;
   }
 
+  /**
+   * The same grants over a tree that also holds a workspace created since this Access was loaded (the
+   * creator reads what it just made, in the same request, without a reload).
+   */
+  withWorkspace(workspaceId: string, ancestorsNearestFirst: readonly string[]): Access {
+    const tree = new Map(this.ancestors);
+    tree.set(workspaceId, [...ancestorsNearestFirst]);
+    const grants: Grant[] = [{ workspaceId: null, permissions: this.orgWide }];
+    for (const [ws, permissions] of this.direct) grants.push({ workspaceId: ws, permissions });
+    return new Access(this.organizationId, grants, tree);
+  }
+
   /** Permissions held organization-wide. */
   get organizationWide(): ReadonlySet<Permission> {
     return this.orgWide;

@@ -125,7 +125,7 @@ export class AuthenticationService {
     const name = checkName(input.name);
     const passwordHash = await hashPassword(input.password);
     return em.transactional(async (tx) => {
-      if (await tx.count(User, { email }, CROSS_TENANT)) {
+      if (await tx.count(User, { email, passwordHash: { $ne: null } }, CROSS_TENANT)) {
         throw new DomainError(ErrorCode.CONFLICT, 'An account with this email already exists', { field: 'email' });
       }
       const organization = tx.create(Organization, { name: orgName });
@@ -167,7 +167,7 @@ export class AuthenticationService {
       await this.throttle.hit(em, `login:address:${input.clientAddress}`, ADDRESS_LOGIN_LIMIT, LOGIN_WINDOW_SECONDS);
     }
     // Cross-tenant by necessity: the email is what tells us the tenant.
-    const user = await em.findOne(User, { email }, CROSS_TENANT);
+    const user = await em.findOne(User, { email, passwordHash: { $ne: null } }, CROSS_TENANT);
     const ok = await verifyPassword(input.password, user?.passwordHash ?? null);
     if (!user || !ok || user.status !== UserStatus.ACTIVE) {
       throw new DomainError(ErrorCode.INVALID_CREDENTIALS, 'Email or password is incorrect');

@@ -4,6 +4,7 @@ import type { RequestContext } from '../../graphql/context';
 import { unauthenticated } from '../../graphql/errors';
 import { AuthPayload, SignUpInput, Viewer } from './identity.types';
 import { RevokedSessions } from './team.types';
+import { assertUserPrincipal } from './policy';
 import { User } from './user.entity';
 
 /**
@@ -76,16 +77,18 @@ export class IdentityResolver {
     return signedIn(ctx, await ctx.services.team.acceptInvitation(ctx.em, { token, name, password, clientAddress: ctx.clientAddress }));
   }
 
-  @Mutation(() => Boolean, { description: 'Ends the current session.' })
+  @Mutation(() => Boolean, { description: 'Ends the current session (user sessions only: FORBIDDEN for an API key).' })
   @Auth([])
   logout(@Ctx() ctx: RequestContext): Promise<boolean> {
+    assertUserPrincipal(ctx.principal!);
     return ctx.services.authentication.logout(ctx.em, ctx.principal!);
   }
 
-  @Mutation(() => RevokedSessions, { description: "Ends every session of the caller's user, this one included." })
+  @Mutation(() => RevokedSessions, { description: "Ends every session of the caller's user, this one included (user sessions only: FORBIDDEN for an API key)." })
   @Auth([])
   async revokeAllSessions(@Ctx() ctx: RequestContext): Promise<RevokedSessions> {
     const p = ctx.principal!;
+    assertUserPrincipal(p);
     const count = await ctx.services.authentication.revokeSessionsOf(ctx.em, p.userId);
     // ACCESS-CHANGE (wt-accounts): the ended sessions' open sockets close.
     ctx.services.team.accessChanged(p.organizationId, p.userId);

@@ -1,4 +1,5 @@
 import type { Access } from './access';
+import type { Principal } from '../../graphql/context';
 import { ADD_ONS, Permission, ROLE_PRESETS, Role, permissionsOf, type AddOn } from './permissions';
 import { badInput, DomainError, ErrorCode, forbidden } from '../../graphql/errors';
 
@@ -75,9 +76,22 @@ export function assertKeepsAnOwner(otherActiveOwners: number): void {
   if (otherActiveOwners < 1) throw new DomainError(ErrorCode.LAST_OWNER, 'The last owner cannot be removed, demoted or deactivated');
 }
 
+/**
+ * Actions on "my own" user (sessions, availability, read state, taking or claiming work) belong to a person:
+ * an API key carries its creator's id for attribution only and never acts as them.
+ */
+export function assertUserPrincipal(principal: Principal): void {
+  if (principal.kind !== 'user') throw forbidden('API keys cannot act as a user: this action needs a user session');
+}
+
+/** The id of the person calling, or null for an API key (which is nobody's "me"). */
+export function personOf(principal: Principal): string | null {
+  return principal.kind === 'user' ? principal.userId : null;
+}
+
 /** Users set their own availability; supervisors set it for people in workspaces where they hold AVAILABILITY_MANAGE. */
-export function maySetAvailabilityOf(access: Access, actorUserId: string, targetUserId: string, targetLevels: readonly Level[]): boolean {
-  if (actorUserId === targetUserId) return true;
+export function maySetAvailabilityOf(access: Access, actorUserId: string | null, targetUserId: string, targetLevels: readonly Level[]): boolean {
+  if (actorUserId !== null && actorUserId === targetUserId) return true;
   return targetLevels.some((level) =>
     level === null ? access.canInOrganization(Permission.AVAILABILITY_MANAGE) : access.can(Permission.AVAILABILITY_MANAGE, level),
   );

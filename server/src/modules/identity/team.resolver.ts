@@ -4,7 +4,7 @@ import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import { Invitation, InvitationStatus } from './credentials.entity';
 import { Permission } from './permissions';
-import { assertMayChange, maySetAvailabilityOf } from './policy';
+import { assertMayChange, maySetAvailabilityOf, personOf } from './policy';
 import {
   InvitationWithToken,
   InviteUserInput,
@@ -81,7 +81,7 @@ export class TeamResolver {
     return ctx.services.team.reactivateUser(ctx.em, ctx.principal!, userId);
   }
 
-  @Mutation(() => User, { description: "Sets the caller's availability, or (supervisors) an agent's in their workspaces." })
+  @Mutation(() => User, { description: "Sets the caller's availability (user sessions only), or (supervisors) an agent's in their workspaces." })
   @Auth([])
   setAvailability(
     @Arg('availability', () => Availability) availability: Availability,
@@ -124,7 +124,7 @@ export class TeamResolver {
     }
     return {
       manage,
-      setAvailability: maySetAvailabilityOf(access, ctx.principal!.userId, user.id, memberships.map((m) => m.workspaceId)),
+      setAvailability: maySetAvailabilityOf(access, personOf(ctx.principal!), user.id, memberships.map((m) => m.workspaceId)),
     };
   }
 }

@@ -1,4 +1,4 @@
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../graphql/errors';
 import type { Principal } from '../../graphql/context';
@@ -16,6 +16,8 @@ import {
   assertKeepsAnOwner,
   assertMayChange,
   assertMayGrant,
+  assertUserPrincipal,
+  personOf,
   maySetAvailabilityOf,
   type GrantSpec,
   type Level,
@@ -117,11 +119,9 @@ export class TeamService {
     const token = newToken('invitation');
     const result = await em.transactional(async (tx) => {
       const workspace = await this.workspace(tx, input.workspaceId);
-      // Emails are unique across the service: the login name.
-      let user = await tx.findOne(User, { email }, CROSS_TENANT);
-      if (user && user.organization.id !== principal.organizationId) {
-        throw new DomainError(ErrorCode.CONFLICT, 'This email already belongs to an account', { field: 'email' });
-      }
+      // Invitations are per organization: another organization's users (or invitees) are neither an
+      // obstacle nor revealed here. An address that already logs in elsewhere is refused at acceptance.
+      let user = await tx.findOne(User, { email });
       if (user && user.status === UserStatus.ACTIVE) {
         throw new DomainError(ErrorCode.CONFLICT, 'Already a member: change their roles with updateMembership', { field: 'email' });
       }
@@ -230,8 +230,18 @@ export class TeamService {
     const passwordHash = await hashPassword(input.password);
     const organizationId = invitation.organization.id;
     em.setFilterParams(TENANT_FILTER, { organizationId });
+    return this.acceptInTransaction(em, invitation.id, organizationId, name, passwordHash).catch((err: unknown) => {
+      // The login name is unique across the service among accounts with a password.
+      if (err instanceof UniqueConstraintViolationException) {
+        throw new DomainError(ErrorCode.CONFLICT, 'This email already has an account: log in with it, or ask to be invited with another address', { field: 'email' });
+      }
+      throw err;
+    });
+  }
+
+  private acceptInTransaction(em: EntityManager, invitationId: string, organizationId: string, name: string, passwordHash: string): Promise<{ token: string; user: User }> {
     return em.transactional(async (tx) => {
-      const inv = await tx.findOneOrFail(Invitation, { id: invitation.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['user'] });
+      const inv = await tx.findOneOrFail(Invitation, { id: invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['user'] });
       if (inv.acceptedAt) throw new DomainError(ErrorCode.INVITATION_USED, 'This invitation was already used');
       const user = inv.user.getEntity();
       user.name = name;
@@ -268,6 +278,7 @@ export class TeamService {
     const result = await em.transactional(async (tx) => {
       const user = await tx.findOne(User, { id: input.userId });
       if (!user) throw notFound('User');
+      if (!(await this.managesSomewhere(tx, principal, user.id))) throw notFound('User');
       const workspace = await this.workspace(tx, input.workspaceId);
       const existing = await tx.findOne(Membership, { user, workspace });
       if (existing) {
@@ -313,6 +324,25 @@ export class TeamService {
     });
     this.accessChanged(principal.organizationId, input.userId);
     return result;
+  }
+
+  /**
+   * Whether the actor manages this user somewhere already: organization-wide USERS_MANAGE, or the user holds
+   * an organization-wide membership, or a membership or pending invitation on a workspace where the actor
+   * holds USERS_MANAGE. An admin of one workspace cannot pull in someone who only works in a sibling.
+   */
+  private async managesSomewhere(em: EntityManager, principal: Principal, userId: string): Promise<boolean> {
+    const access = principal.access;
+    if (access.canInOrganization(Permission.USERS_MANAGE)) return true;
+    const rows = await em.getConnection().execute<Array<{ workspace_id: string | null }>>(
+      `select m.workspace_id from memberships m where m.organization_id = ? and m.user_id = ?
+       union all
+       select i.workspace_id from invitations i where i.organization_id = ? and i.user_id = ? and i.accepted_at is null and i.revoked_at is null`,
+      [principal.organizationId, userId, principal.organizationId, userId],
+      'all',
+      em.getTransactionContext(),
+    );
+    return rows.some((r) => r.workspace_id === null || access.can(Permission.USERS_MANAGE, r.workspace_id));
   }
 
   private async withDescendants(em: EntityManager, workspaceIds: string[]): Promise<string[]> {
@@ -374,12 +404,13 @@ export class TeamService {
   }
 
   async setAvailability(em: EntityManager, principal: Principal, availability: Availability, userId?: string | null): Promise<User> {
+    if (!userId) assertUserPrincipal(principal);
     const targetId = userId ?? principal.userId;
     return em.transactional(async (tx) => {
       const target = await tx.findOne(User, { id: targetId });
       if (!target) throw notFound('User');
       const levels = (await this.levelsOf(tx, targetId)).map((l) => l.level);
-      if (!maySetAvailabilityOf(principal.access, principal.userId, targetId, levels)) throw forbidden();
+      if (!maySetAvailabilityOf(principal.access, personOf(principal), targetId, levels)) throw forbidden();
       if (target.status !== UserStatus.ACTIVE) throw badInput('Only active users have an availability', { field: 'userId' });
       if (target.availability === availability) return target;
       const before = target.availability;
@@ -410,6 +441,8 @@ export class TeamService {
     const access = principal.access;
     let workspaces: string[] | null;
     if (args.workspaceId) {
+      // Another organization's workspace (or none) is NOT_FOUND, as everywhere else.
+      if (!access.knowsWorkspace(args.workspaceId)) throw notFound('Workspace');
       if (!access.can(Permission.USERS_READ, args.workspaceId)) throw forbidden();
       workspaces = [args.workspaceId];
     } else {

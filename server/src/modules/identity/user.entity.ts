@@ -21,14 +21,20 @@ export enum Availability {
 registerEnumType(Availability, { name: 'Availability' });
 
 /**
- * A person in one organization. Email is unique across the service (it is the login name). Removal
- * deactivates: the row and its history stay.
+ * A person in one organization. Email is unique in the organization, and among accounts that can log in
+ * across the service (it is the login name); an invitation is per organization, so a pending invitee has
+ * no password yet and may be invited elsewhere too. Removal deactivates: the row and its history stay.
  */
 @ObjectType({ description: 'A member of the organization.' })
 @Auth(Permission.ORGANIZATION_READ, { scope: 'anywhere' })
 @TenantScoped()
 @Entity({ tableName: 'users' })
 @Index({ properties: ['organization', 'status'] })
+@Unique({ properties: ['organization', 'email'] })
+@Unique({
+  name: 'users_login_email_unique',
+  expression: 'create unique index "users_login_email_unique" on "users" ("email") where "password_hash" is not null',
+})
 export class User extends TenantEntity<'passwordHash' | 'status' | 'availability' | 'deactivatedAt' | 'passwordChangedAt'> {
   @Field(() => ID)
   declare id: string;
@@ -40,7 +46,6 @@ export class User extends TenantEntity<'passwordHash' | 'status' | 'availability
   /** Stored lower-cased. Colleagues see names; emails are for those who manage users. */
   @Field({ nullable: true })
   @Auth(Permission.USERS_READ, { scope: 'anywhere' })
-  @Unique()
   @Property({ length: 320 })
   email!: string;
 

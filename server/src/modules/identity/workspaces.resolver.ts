@@ -31,12 +31,17 @@ export class WorkspaceResolver {
 
   @Mutation(() => Workspace, { description: 'Creates a workspace, at the top of the tree or under a parent.' })
   @Auth(Permission.WORKSPACES_CREATE, { scope: 'organization' })
-  createWorkspace(
+  async createWorkspace(
     @Arg('name') name: string,
     @Arg('parentId', () => ID, { nullable: true }) parentId: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<Workspace> {
-    return ctx.services.workspaces.create(ctx.em, ctx.principal!, { name, parentId });
+    const workspace = await ctx.services.workspaces.create(ctx.em, ctx.principal!, { name, parentId });
+    // The caller's access was loaded before the workspace existed: extend it, or the answer's own fields
+    // (checked against the new workspace) would say NOT_FOUND and invite a duplicate-making retry.
+    const principal = ctx.principal!;
+    principal.access = principal.access.withWorkspace(workspace.id, [...workspace.ancestorIds].reverse());
+    return workspace;
   }
 
   @Mutation(() => Workspace)

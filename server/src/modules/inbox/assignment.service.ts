@@ -10,6 +10,8 @@ import { AgentGroup } from '../identity/team.entity';
 import { User, UserStatus } from '../identity/user.entity';
 import { AssignmentEvent, Thread, ThreadStatus } from './thread.entity';
 import { emitThreadEvent, EventType } from './events';
+import { wakeDueThreads } from './snooze';
+import { systemClock, type Clock } from '../../shared/clock';
 
 export interface AssignTarget {
   userId?: string | null;
@@ -18,6 +20,8 @@ export interface AssignTarget {
 
 /** Who works a thread: assign, unassign, transfer, take the next one, claim a campaign reply. */
 export class AssignmentService {
+  constructor(private readonly clock: Clock = systemClock) {}
+
   /** The assignee must be active and reach the thread's workspace with THREADS_READ; a group must live there. */
   private async checkTarget(em: EntityManager, thread: Thread, target: AssignTarget): Promise<{ user: User | null; group: AgentGroup | null }> {
     if (!target.userId && !target.groupId) throw badInput('Give a userId or a groupId', { field: 'userId' });
@@ -111,6 +115,8 @@ export class AssignmentService {
    */
   async takeNext(em: EntityManager, principal: Principal, workspaceId: string, groups: readonly string[]): Promise<Thread | null> {
     return em.transactional(async (tx) => {
+      // A snooze that ran out puts its thread back in the queue now, not at the next sweep.
+      await wakeDueThreads(tx, this.clock.now(), { organizationId: principal.organizationId, workspaceId });
       const rows = await tx.getConnection().execute<Array<{ id: string }>>(
         `select t.id from threads t
           where t.organization_id = ? and t.workspace_id = ? and t.assignee_user_id is null and t.status = 'OPEN'

@@ -126,7 +126,8 @@ export class CatalogueService {
 
   setOfficeHours(em: EntityManager, principal: Principal, workspaceId: string, timeZone: string, weeklyHours: unknown | null): Promise<WorkspaceSettings> {
     const tz = validateTimeZone(timeZone);
-    const hours: WeeklyHours | null = weeklyHours === null ? null : validateWeeklyHours(weeklyHours);
+    // Omitted (undefined) and null alike mean "always open", as the SDL says.
+    const hours: WeeklyHours | null = weeklyHours === null || weeklyHours === undefined ? null : validateWeeklyHours(weeklyHours);
     return this.updateSettings(em, principal, workspaceId, 'settings.officeHours', (s) => {
       s.timeZone = tz;
       s.weeklyHours = hours;

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, ManyToOne, Property, type Ref } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, Property, Unique, type Ref } from '@mikro-orm/core';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { TenantEntity } from '../../db/base.entity';
@@ -7,12 +7,20 @@ import { Auth } from '../../graphql/auth';
 import { Permission } from '../identity/permissions';
 import type { Workspace } from '../identity/organization.entity';
 
-/** A customer the team texts with, in one workspace. Phone numbers are stored in E.164, emails lower-cased. */
+/**
+ * A customer the team texts with, in one workspace. Phone numbers are stored in E.164, emails lower-cased.
+ * One (unmerged) contact per phone number in a workspace: inbound messages find their contact by it.
+ */
 @ObjectType({ description: 'A customer: name, phone, email and custom fields.' })
 @Auth(Permission.CONTACTS_READ)
 @TenantScoped()
 @Entity({ tableName: 'contacts' })
 @Index({ properties: ['organization', 'workspace', 'phone'] })
+@Unique({
+  name: 'contacts_workspace_phone_unique',
+  expression:
+    'create unique index "contacts_workspace_phone_unique" on "contacts" ("organization_id", "workspace_id", "phone") where "merged_into_id" is null',
+})
 @Index({ properties: ['organization', 'workspace', 'email'] })
 @Index({ properties: ['organization', 'workspace', 'createdAt', 'id'] })
 @Index({

@@ -76,6 +76,7 @@ export class ContactService {
     const fields = this.fields(input, false);
     if (!fields.phone && !fields.email) throw badInput('A contact needs a phone number or an email', { field: 'phone' });
     return em.transactional(async (tx) => {
+      if (fields.phone) await this.assertPhoneFree(tx, workspaceId, fields.phone, null);
       const contact = tx.create(Contact, {
         organization: tx.getReference(Organization, principal.organizationId),
         workspace: tx.getReference(Workspace, workspaceId),
@@ -86,6 +87,17 @@ export class ContactService {
     });
   }
 
+  /**
+   * One contact per phone number in a workspace (a unique rule: inbound messages find their contact by it).
+   * The row lock of a concurrent insert makes the loser of a race fail on the rule instead: CONFLICT too.
+   */
+  private async assertPhoneFree(tx: EntityManager, workspaceId: string, phone: string, exceptId: string | null): Promise<void> {
+    const holder = await tx.findOne(Contact, { workspace: workspaceId, phone, mergedIntoId: null });
+    if (holder && holder.id !== exceptId) {
+      throw new DomainError(ErrorCode.CONFLICT, 'A contact with this phone number already exists in this workspace', { field: 'phone', contactId: holder.id });
+    }
+  }
+
   async update(em: EntityManager, principal: Principal, id: string, input: ContactInput): Promise<Contact> {
     const fields = this.fields(input, true);
     return em.transactional(async (tx) => {
@@ -93,6 +105,7 @@ export class ContactService {
       if (!contact) throw notFound('Contact');
       const before = { firstName: contact.firstName, lastName: contact.lastName, phone: contact.phone, email: contact.email, customFields: contact.customFields };
       if (input.customFields) fields.customFields = { ...contact.customFields, ...fields.customFields };
+      if (fields.phone && fields.phone !== contact.phone) await this.assertPhoneFree(tx, contact.workspaceId, fields.phone, contact.id);
       tx.assign(contact, fields);
       if (!contact.phone && !contact.email) throw badInput('A contact needs a phone number or an email', { field: 'phone' });
       audit(tx, actorOf(principal), { action: 'contact.update', targetType: 'Contact', targetId: id, workspaceId: contact.workspaceId, before, after: { ...fields } });
@@ -148,6 +161,7 @@ export class ContactService {
     };
     const custom = header.filter((h) => !['firstname', 'lastname', 'phone', 'email'].includes(h.toLowerCase().replace(/[\s_]/g, '')));
     const accepted: ContactInput[] = [];
+    const acceptedLines: number[] = [];
     const rejected: ImportReport['rejected'] = [];
     const seen = new Set<string>();
     rows.slice(1).forEach((r, index) => {
@@ -162,6 +176,7 @@ export class ContactService {
         if (seen.has(key)) throw badInput(`duplicate of an earlier row (${key})`);
         seen.add(key);
         accepted.push(fields as ContactInput);
+        acceptedLines.push(line);
       } catch (err) {
         rejected.push({ line, reason: err instanceof DomainError ? err.message : 'unreadable row' });
       }
@@ -169,6 +184,27 @@ export class ContactService {
     await em.transactional(async (tx) => {
       const organization = tx.getReference(Organization, principal.organizationId);
       const workspace = tx.getReference(Workspace, workspaceId);
+      // Rows whose phone number already has a contact are reported, not imported (one contact per number).
+      const phones = accepted.map((f) => f.phone).filter((p): p is string => !!p);
+      // E.164 numbers are digits and '+': safe inside an array literal, one parameter however many rows.
+      const rows = phones.length
+        ? await tx.getConnection().execute<Array<{ phone: string }>>(
+            `select phone from contacts where organization_id = ? and workspace_id = ? and merged_into_id is null and phone = any(?::text[])`,
+            [principal.organizationId, workspaceId, `{${phones.join(',')}}`],
+            'all',
+            tx.getTransactionContext(),
+          )
+        : [];
+      const taken = new Set(rows.map((r) => r.phone));
+      for (let i = accepted.length - 1; i >= 0; i--) {
+        const phone = accepted[i]!.phone;
+        if (phone && taken.has(phone)) {
+          rejected.push({ line: acceptedLines[i]!, reason: `already a contact (${phone})` });
+          accepted.splice(i, 1);
+          acceptedLines.splice(i, 1);
+        }
+      }
+      rejected.sort((a, b) => a.line - b.line);
       for (const fields of accepted) tx.create(Contact, { organization, workspace, ...fields } as never);
       audit(tx, actorOf(principal), { action: 'contact.import', targetType: 'Workspace', targetId: workspaceId, workspaceId, after: { imported: accepted.length, rejected: rejected.length } });
     });
@@ -187,12 +223,14 @@ export class ContactService {
       if (!sameAddress && keep.phone && dup.phone && keep.email && dup.email) {
         throw badInput('These contacts share neither a phone number nor an email', { field: 'mergeId' });
       }
+      // Retire the duplicate first: the kept contact may take over its phone number (one per workspace).
+      dup.mergedIntoId = keep.id;
+      await tx.flush();
       keep.firstName ??= dup.firstName;
       keep.lastName ??= dup.lastName;
       keep.phone ??= dup.phone;
       keep.email ??= dup.email;
       keep.customFields = { ...dup.customFields, ...keep.customFields };
-      dup.mergedIntoId = keep.id;
       await tx.nativeUpdate(Thread, { contact: dup.id }, { contact: keep.id });
       audit(tx, actorOf(principal), { action: 'contact.merge', targetType: 'Contact', targetId: keep.id, workspaceId: keep.workspaceId, before: { mergedId: dup.id }, after: { keptId: keep.id } });
       return keep;

@@ -5,6 +5,7 @@ import { badInput } from '../../graphql/errors';
 import { loaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity/permissions';
+import { assertUserPrincipal } from '../identity/policy';
 import { Tag } from './catalogue.entity';
 import { Contact } from './contact.entity';
 import {
@@ -56,7 +57,7 @@ export class InboxResolver {
     return ctx.services.messaging.send(ctx.em, ctx.principal!, input);
   }
 
-  @Mutation(() => Thread, { description: 'Starts a conversation with a contact (by id, or by phone: created when new).' })
+  @Mutation(() => Thread, { description: 'Starts a conversation with a contact (by id, or by phone: created when new). An agent who reads only their own threads gets it assigned; supervisors leave it unassigned.' })
   @Auth(Permission.MESSAGES_SEND, { scope: { arg: 'input.workspaceId' } })
   startThread(@Arg('input') input: StartThreadInput, @Ctx() ctx: RequestContext): Promise<Thread> {
     return ctx.services.messaging.startThread(ctx.em, ctx.principal!, input);
@@ -69,9 +70,10 @@ export class InboxResolver {
     return { messageId: message.id, threadId: message.threadId, duplicate };
   }
 
-  @Mutation(() => Thread)
+  @Mutation(() => Thread, { description: "Marks the thread read for the caller (user sessions only: FORBIDDEN for an API key)." })
   @Auth(Permission.THREADS_READ, { scope: THREAD() })
   markThreadRead(@Arg('threadId', () => ID) threadId: string, @Ctx() ctx: RequestContext): Promise<Thread> {
+    assertUserPrincipal(ctx.principal!);
     return ctx.services.threads.markRead(ctx.em, ctx.principal!, threadId);
   }
 
@@ -140,15 +142,17 @@ export class InboxResolver {
     return ctx.services.assignment.transfer(ctx.em, ctx.principal!, threadId, { userId: toUserId, groupId: toGroupId }, reason);
   }
 
-  @Mutation(() => Thread, { nullable: true, description: 'The oldest waiting unassigned thread of your groups, now yours; null when the queue is empty.' })
+  @Mutation(() => Thread, { nullable: true, description: 'The oldest waiting unassigned thread of your groups, now yours; null when the queue is empty (user sessions only).' })
   @Auth(Permission.THREADS_SELF_ASSIGN)
   async takeNextThread(@Arg('workspaceId', () => ID) workspaceId: string, @Ctx() ctx: RequestContext): Promise<Thread | null> {
+    assertUserPrincipal(ctx.principal!);
     return ctx.services.assignment.takeNext(ctx.em, ctx.principal!, workspaceId, await groupsOf(ctx));
   }
 
-  @Mutation(() => Thread, { description: 'Claims a reply in a campaign thread.' })
+  @Mutation(() => Thread, { description: 'Claims a reply in a campaign thread (user sessions only).' })
   @Auth(Permission.THREADS_REQUEST, { scope: { object: 'Thread', arg: 'threadId' } })
   claimThread(@Arg('threadId', () => ID) threadId: string, @Ctx() ctx: RequestContext): Promise<Thread> {
+    assertUserPrincipal(ctx.principal!);
     return ctx.services.assignment.claim(ctx.em, ctx.principal!, threadId);
   }
 

@@ -39,7 +39,7 @@ export class ThreadFilterInput {
   @Field(() => Boolean, { nullable: true, description: 'Only threads with inbound messages the caller has not read.' })
   unread?: boolean | null;
 
-  @Field(() => String, { nullable: true, description: 'Full-text search over message bodies (THREADS_SEARCH).' })
+  @Field(() => String, { nullable: true, description: 'Full-text search over message bodies: needs THREADS_SEARCH and MESSAGES_READ_BODY in the workspace (FORBIDDEN otherwise, since a match reveals what a body says).' })
   search?: string | null;
 }
 

@@ -14,7 +14,9 @@ import { Contact, OptOutSource } from './contact.entity';
 import type { ContactService } from './contacts.service';
 import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } from './rules';
 import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
-import { DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
+import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
+import { Permission } from '../identity/permissions';
+import { User } from '../identity/user.entity';
 
 const MAX_BODY = 1600;
 /** A workspace that never saved settings: always open, no greeting, default opt-out/opt-in confirmations. */
@@ -29,6 +31,16 @@ const DEFAULT_SETTINGS = {
 /** An auto-response goes out at most once per thread in this window. */
 const AUTO_RESPONSE_QUIET_MS = 4 * 3_600_000;
 const STATUS_RANK: Record<DeliveryStatus, number> = { RECEIVED: 0, QUEUED: 0, SENT: 1, DELIVERED: 2, FAILED: 2 };
+
+/**
+ * The statuses a receipt moves a message through: none when it would not move forward (a repeat, or a
+ * late one), SENT then the receipt when a final receipt overtakes SENT, otherwise the receipt alone.
+ */
+export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): DeliveryStatus[] {
+  if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
+  if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
+  return [receipt];
+}
 
 function checkBody(body: string): string {
   const b = body.trim();
@@ -114,9 +126,10 @@ export class MessagingService {
     input: { threadId: string; body?: string | null; templateId?: string | null; idempotencyKey?: string | null },
   ): Promise<Message> {
     const key = checkKey(input.idempotencyKey);
+    // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
     if (key) {
-      const first = await em.findOne(Message, { idempotencyKey: key });
-      if (first) return this.sameThread(first, input.threadId);
+      const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, thread: input.threadId });
+      if (first) return first;
     }
     let message: Message;
     try {
@@ -142,7 +155,9 @@ export class MessagingService {
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
       if (key && err instanceof UniqueConstraintViolationException) {
-        const first = await em.fork().findOne(Message, { idempotencyKey: key });
+        const fork = em.fork();
+        const thread = await fork.findOne(Thread, { id: input.threadId });
+        const first = thread ? await fork.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: thread.workspaceId }) : null;
         if (first) return this.sameThread(first, input.threadId);
       }
       throw err;
@@ -164,11 +179,33 @@ export class MessagingService {
   ): Promise<Thread> {
     const key = checkKey(input.idempotencyKey);
     if (key) {
-      const first = await em.findOne(Message, { idempotencyKey: key }, { populate: ['thread'] });
+      const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: input.workspaceId }, { populate: ['thread'] });
       if (first) return first.thread.getEntity();
     }
     const body = checkBody(input.body);
-    const { thread, message } = await em.transactional(async (tx) => {
+    let started: { thread: Thread; message: Message };
+    try {
+      started = await this.startInTransaction(em, principal, input, body, key);
+    } catch (err) {
+      // Two retries racing with one key: the loser answers with the winner's thread.
+      if (key && err instanceof UniqueConstraintViolationException) {
+        const first = await em.fork().findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: input.workspaceId }, { populate: ['thread'] });
+        if (first) return first.thread.getEntity();
+      }
+      throw err;
+    }
+    await this.dispatch(em, [started.message]);
+    return started.thread;
+  }
+
+  private startInTransaction(
+    em: EntityManager,
+    principal: Principal,
+    input: { workspaceId: string; contactId?: string | null; phone?: string | null },
+    body: string,
+    key: string | null,
+  ): Promise<{ thread: Thread; message: Message }> {
+    return em.transactional(async (tx) => {
       let contact: Contact | null = null;
       if (input.contactId) {
         contact = await tx.findOne(Contact, { id: input.contactId, workspace: input.workspaceId, mergedIntoId: null });
@@ -176,8 +213,7 @@ export class MessagingService {
       } else if (input.phone) {
         const phone = normalizePhone(input.phone);
         if (!phone) throw badInput('Not a valid phone number', { field: 'phone' });
-        contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone, mergedIntoId: null });
-        contact ??= tx.create(Contact, { organization: tx.getReference(Organization, principal.organizationId), workspace: tx.getReference(Workspace, input.workspaceId), phone });
+        ({ contact } = await this.lockContact(tx, principal.organizationId, input.workspaceId, phone));
       } else {
         throw badInput('Give a contactId or a phone', { field: 'contactId' });
       }
@@ -188,6 +224,12 @@ export class MessagingService {
         contact,
         lastActivityAt: this.clock.now(),
       });
+      // An agent reads only threads assigned to them: the one they start is theirs, or they would lose it at
+      // once. Those who read every thread (supervisors) leave it unassigned for the queue.
+      if (principal.kind === 'user' && !principal.access.can(Permission.THREADS_READ_ALL, input.workspaceId)) {
+        t.assigneeUser = tx.getReference(User, principal.userId) as never;
+        tx.create(AssignmentEvent, { organization: t.organization, workspace: t.workspace, thread: t, kind: 'start', actorId: principal.userId, toUserId: principal.userId });
+      }
       const m = this.outbound(tx, t, body, { authorId: principal.userId, idempotencyKey: key });
       t.firstResponseAt = m.createdAt;
       const alerts = await this.scanKeywords(tx, m, t);
@@ -196,8 +238,6 @@ export class MessagingService {
       await emitAlerts(tx, t, alerts);
       return { thread: t, message: m };
     });
-    await this.dispatch(em, [message]);
-    return thread;
   }
 
   /**
@@ -228,9 +268,9 @@ export class MessagingService {
         const now = this.clock.now();
         const organization = tx.getReference(Organization, actor.organizationId);
         const workspace = tx.getReference(Workspace, input.workspaceId);
-        let contact = await tx.findOne(Contact, { workspace: input.workspaceId, phone: from, mergedIntoId: null }, { orderBy: { createdAt: 'asc' } });
-        const firstContact = !contact;
-        contact ??= tx.create(Contact, { organization, workspace, phone: from });
+        // The contact row, created if new and locked: concurrent first messages from one number (on any
+        // process) make one contact, and then find one open thread, in turn.
+        const { contact, created: firstContact } = await this.lockContact(tx, actor.organizationId, input.workspaceId, from);
         let thread = firstContact ? null : await tx.findOne(Thread, { contact, archived: false }, { orderBy: { lastActivityAt: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE });
         const newThread = !thread;
         thread ??= tx.create(Thread, { organization, workspace, contact, lastActivityAt: now });
@@ -287,6 +327,23 @@ export class MessagingService {
     return { message, duplicate: false };
   }
 
+  /**
+   * The workspace's contact for a phone number, inserted when there is none (the unique rule on
+   * (organization, workspace, phone) settles a race: the loser waits for the winner and finds its row),
+   * and locked until the transaction ends, so whatever follows for this contact happens one at a time.
+   */
+  private async lockContact(tx: EntityManager, organizationId: string, workspaceId: string, phone: string): Promise<{ contact: Contact; created: boolean }> {
+    const inserted = await tx.getConnection().execute<Array<{ id: string }>>(
+      `insert into contacts (id, organization_id, workspace_id, phone, created_at, updated_at) values (gen_random_uuid(), ?, ?, ?, now(), now())
+       on conflict (organization_id, workspace_id, phone) where merged_into_id is null do nothing returning id`,
+      [organizationId, workspaceId, phone],
+      'all',
+      tx.getTransactionContext(),
+    );
+    const contact = await tx.findOneOrFail(Contact, { workspace: workspaceId, phone, mergedIntoId: null }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    return { contact, created: inserted.length > 0 };
+  }
+
   /** Hands committed outbound messages to the channel; a refusal marks the message FAILED. */
   private async dispatch(em: EntityManager, messages: Message[]): Promise<void> {
     for (const m of messages) {
@@ -311,21 +368,25 @@ export class MessagingService {
   }
 
   /**
-   * A delivery receipt. Receipts arrive late, twice, or out of order: a status only ever moves forward
-   * (QUEUED -> SENT -> DELIVERED/FAILED), so applying one again changes nothing.
+   * A delivery receipt. Receipts arrive late, twice, out of order or at the same moment: the message row is
+   * locked, a status only ever moves forward (QUEUED -> SENT -> DELIVERED/FAILED), and every step it moves
+   * through is one MESSAGE_STATUS event, in order. A DELIVERED (or FAILED) receipt that overtakes its SENT
+   * logs SENT first; the late SENT then changes nothing and logs nothing, like any repeated receipt.
    */
   async applyReceipt(em: EntityManager, providerMessageId: string, status: DeliveryStatus, error?: string): Promise<boolean> {
-    const lower = Object.entries(STATUS_RANK).filter(([, r]) => r < STATUS_RANK[status]).map(([s]) => s);
     return em.transactional(async (tx) => {
-      const n = await tx.nativeUpdate(
-        Message,
-        { providerMessageId, direction: MessageDirection.OUTBOUND, status: { $in: lower as DeliveryStatus[] } },
-        { status, statusUpdatedAt: this.clock.now(), error: error ?? null },
-      );
-      if (!n) return false;
-      const message = await tx.findOneOrFail(Message, { providerMessageId }, { refresh: true });
+      const message = await tx.findOne(Message, { providerMessageId, direction: MessageDirection.OUTBOUND }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (!message) return false;
+      const steps = receiptSteps(message.status, status);
+      if (!steps.length) return false;
       const thread = await tx.findOneOrFail(Thread, { id: message.threadId });
-      await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
+      const now = this.clock.now();
+      for (const step of steps) {
+        message.status = step;
+        message.statusUpdatedAt = now;
+        if (step === status) message.error = error ?? null;
+        await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
+      }
       return true;
     });
   }

@@ -29,7 +29,11 @@ export enum DeliveryStatus {
   DELIVERED = 'DELIVERED',
   FAILED = 'FAILED',
 }
-registerEnumType(DeliveryStatus, { name: 'DeliveryStatus', description: 'Outbound: QUEUED -> SENT -> DELIVERED or FAILED. Inbound: RECEIVED.' });
+registerEnumType(DeliveryStatus, {
+  name: 'DeliveryStatus',
+  description:
+    'Outbound: QUEUED -> SENT -> DELIVERED or FAILED, never backwards; live events report each step of a receipt once and in order (a DELIVERED or FAILED receipt that overtakes SENT reports SENT first). Inbound: RECEIVED.',
+});
 
 /** A conversation with one contact in one workspace. Lists order by last activity. */
 @ObjectType({ description: 'A conversation with a contact.' })
@@ -132,7 +136,7 @@ export class Thread extends TenantEntity<
 @Entity({ tableName: 'messages' })
 @Index({ properties: ['organization', 'thread', 'createdAt', 'id'] })
 @Index({ properties: ['organization', 'providerMessageId'] })
-@Unique({ properties: ['organization', 'idempotencyKey'] })
+@Unique({ name: 'messages_author_idempotency_key_unique', properties: ['organization', 'workspace', 'authorId', 'idempotencyKey'] })
 @Unique({ properties: ['organization', 'workspace', 'externalId'] })
 @Index({
   name: 'messages_body_tsv_index',

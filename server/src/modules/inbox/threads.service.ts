@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, notFound } from '../../graphql/errors';
+import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
 import type { Principal } from '../../graphql/context';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import { uuidArray } from '../../db/tenant';
@@ -64,7 +64,14 @@ export class ThreadService {
     const params: unknown[] = [principal.organizationId, args.workspaceId];
     const where = ['t.organization_id = ?', 't.workspace_id = ?'];
     where.push(f.archived ? 't.archived = true' : 't.archived = false');
-    if (f.status) {
+    // A snooze that ran out counts as OPEN even before the sweep persists it.
+    if (f.status === ThreadStatus.OPEN) {
+      where.push(`t.status in ('OPEN', 'SNOOZED') and (t.status = 'OPEN' or t.snoozed_until <= ?)`);
+      params.push(this.clock.now());
+    } else if (f.status === ThreadStatus.SNOOZED) {
+      where.push(`t.status = 'SNOOZED' and t.snoozed_until > ?`);
+      params.push(this.clock.now());
+    } else if (f.status) {
       where.push('t.status = ?');
       params.push(f.status);
     }
@@ -99,7 +106,10 @@ export class ThreadService {
       params.push(principal.userId);
     }
     if (f.search?.trim()) {
-      if (!principal.access.can(Permission.THREADS_SEARCH, args.workspaceId)) throw badInput('Searching conversations needs THREADS_SEARCH', { field: 'filter.search' });
+      // Matching bodies tells what they say: searching needs the right to read them, not only THREADS_SEARCH.
+      if (!principal.access.canAll([Permission.THREADS_SEARCH, Permission.MESSAGES_READ_BODY], args.workspaceId)) {
+        throw new DomainError(ErrorCode.FORBIDDEN, 'Searching conversations needs THREADS_SEARCH and MESSAGES_READ_BODY', { field: 'filter.search' });
+      }
       // Uncorrelated, so the GIN index (organization_id, body_tsv) answers it once for the whole page.
       where.push(`t.id in (select m.thread_id from messages m where m.organization_id = ? and m.body_tsv @@ plainto_tsquery('simple', ?))`);
       params.push(principal.organizationId, f.search.trim().slice(0, 200));
@@ -145,7 +155,10 @@ export class ThreadService {
     });
   }
 
-  /** Snoozed threads whose time has come are open again (checked when read, so no timer is needed). */
+  /**
+   * Snoozed threads whose time has come read as open at once; the sweep (snooze.ts) persists the change
+   * and emits THREAD_UPDATED, and takeNextThread wakes its queue before picking.
+   */
   wake(thread: Thread): Thread {
     if (thread.status === ThreadStatus.SNOOZED && thread.snoozedUntil && thread.snoozedUntil.getTime() <= this.clock.now().getTime()) {
       thread.status = ThreadStatus.OPEN;

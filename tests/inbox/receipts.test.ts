@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, type TestServer } from '../support/server';
+import { OrgBuilder, type FixtureUser } from '../support/fixtures';
+import { Role } from '../../server/src/modules/identity/permissions';
+import type { Workspace } from '../../server/src/modules/identity/organization.entity';
+import { SandboxProvider } from '../../server/src/modules/inbox/channel';
+import { TENANT_FILTER } from '../../server/src/db/tenant';
+import { DeliveryStatus } from '../../server/src/modules/inbox/thread.entity';
+
+/** Delivery receipts applied at the same moment, in any order: every step is one event, in order, never backwards. */
+describe('delivery receipts applied concurrently', () => {
+  let server: TestServer;
+  const channel = new SandboxProvider(null);
+  let org: OrgBuilder;
+  let W: Workspace;
+  let sup: FixtureUser;
+
+  beforeAll(async () => {
+    server = await bootServer({ channel });
+    org = new OrgBuilder(server.app, 'Receipts Co');
+    W = org.workspace('West');
+    sup = await org.login(await org.user('Sup', [{ workspace: W, roles: [Role.SUPERVISOR] }]));
+  });
+  afterAll(() => server.close());
+
+  const apply = (providerMessageId: string, status: DeliveryStatus) => {
+    const em = server.app.orm.em.fork({ clear: true, useContext: false });
+    em.setFilterParams(TENANT_FILTER, { organizationId: org.id });
+    return server.app.services.messaging.applyReceipt(em, providerMessageId, status);
+  };
+  const statusEvents = async (messageId: string): Promise<string[]> => {
+    const rows = await server.app.orm.em.getConnection().execute<Array<{ status: string }>>(
+      `select payload->'message'->>'status' as status from events where organization_id = ? and type = 'MESSAGE_STATUS' and payload->'message'->>'id' = ? order by xid, id`,
+      [org.id, messageId],
+    );
+    return rows.map((r) => r.status);
+  };
+
+  it('logs SENT then DELIVERED for every message, whichever receipt wins the race', async () => {
+    const sends: Array<{ messageId: string; providerMessageId: string }> = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await server.gql(`mutation($w: ID!, $p: String!) { startThread(input: { workspaceId: $w, phone: $p, body: "hello" }) { id } }`, { w: W.id, p: `+1555333000${i + 1}` }, { token: sup.token });
+      expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      const sent = channel.sent[channel.sent.length - 1]!;
+      sends.push({ messageId: sent.messageId, providerMessageId: sent.providerMessageId });
+    }
+    // DELIVERED is fired first for odd messages, SENT first for even ones; all at once.
+    await Promise.all(
+      sends.flatMap(({ providerMessageId }, i) =>
+        i % 2 ? [apply(providerMessageId, DeliveryStatus.DELIVERED), apply(providerMessageId, DeliveryStatus.SENT)] : [apply(providerMessageId, DeliveryStatus.SENT), apply(providerMessageId, DeliveryStatus.DELIVERED)],
+      ),
+    );
+    for (const { messageId } of sends) expect(await statusEvents(messageId)).toEqual(['SENT', 'DELIVERED']);
+    const statuses = await server.app.orm.em.getConnection().execute<Array<{ status: string }>>(
+      `select status from messages where id = any(?::uuid[])`,
+      [`{${sends.map((s) => s.messageId).join(',')}}`],
+    );
+    expect(statuses.map((s) => s.status)).toEqual(sends.map(() => 'DELIVERED'));
+  }, 120_000);
+
+  it('a late or repeated receipt changes nothing and logs nothing', async () => {
+    const r = await server.gql(`mutation($w: ID!) { startThread(input: { workspaceId: $w, phone: "+15553339999", body: "hi" }) { id } }`, { w: W.id }, { token: sup.token });
+    expect(r.body.errors).toBeUndefined();
+    const sent = channel.sent[channel.sent.length - 1]!;
+    expect(await apply(sent.providerMessageId, DeliveryStatus.DELIVERED)).toBe(true);
+    expect(await apply(sent.providerMessageId, DeliveryStatus.SENT)).toBe(false);
+    expect(await apply(sent.providerMessageId, DeliveryStatus.DELIVERED)).toBe(false);
+    expect(await apply(sent.providerMessageId, DeliveryStatus.FAILED)).toBe(false);
+    expect(await statusEvents(sent.messageId)).toEqual(['SENT', 'DELIVERED']);
+  });
+});
