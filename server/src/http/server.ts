@@ -63,6 +63,16 @@ export async function probeDatabase(orm: MikroORM): Promise<boolean> {
   }
 }
 
+/** A listen failure an operator can act on, in one line. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new Error(`port ${port} is in use on ${host} (another Switchboard or another program); stop it or set PORT`);
+  }
+  if (err.code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}; choose a PORT above 1023`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`HOST ${host} is not an address of this machine`);
+  return err;
+}
+
 /** Records operation counts and latencies; the operation name is bounded by the schema's documents. */
 function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   return {
@@ -195,12 +205,19 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     });
   });
 
+  // ws re-emits the HTTP server's errors (EADDRINUSE) on its own server object: with no listener there, a
+  // taken port became an unhandled 'error' event and a stack trace. The listen below reports it.
+  ws.wss.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port));
+    httpServer.once('error', onError);
     httpServer.listen(config.port, config.host, () => {
-      httpServer.off('error', reject);
+      httpServer.off('error', onError);
       resolve();
     });
+  }).catch(async (err) => {
+    await apollo.stop().catch(() => undefined);
+    throw err;
   });
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
