@@ -7,7 +7,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from '../config';
+import { loopbackOriginsFor, type Config } from '../config';
 import type { RequestContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
@@ -26,7 +26,7 @@ export const GRAPHQL_PATH = '/graphql';
 const PROBE_TIMEOUT_MS = 1500;
 
 export interface HttpDeps {
-  config: Pick<Config, 'port' | 'host' | 'allowedOrigins' | 'introspection' | 'ide' | 'shutdownTimeoutMs'>;
+  config: Pick<Config, 'port' | 'host' | 'allowedOrigins' | 'loopbackOrigins' | 'introspection' | 'ide' | 'shutdownTimeoutMs'>;
   orm: MikroORM;
   bus: EventBus;
   services: Services;
@@ -105,6 +105,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   httpServer.headersTimeout = 20_000;
   httpServer.requestTimeout = 30_000;
   let stopping = false;
+  // Extended once the port is known (PORT=0): the websocket guard reads this list on every upgrade.
+  const allowedOrigins = [...config.allowedOrigins];
 
   const ws = attachWebSocketServer({
     httpServer,
@@ -115,14 +117,17 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     logger: logger.child({ component: 'graphql-ws' }),
     metrics,
     live: deps.live,
-    allowedOrigins: config.allowedOrigins,
+    allowedOrigins,
     introspection: config.introspection,
   });
 
   const apollo = new ApolloServer<RequestContext>({
     schema: deps.schema,
     introspection: config.introspection,
-    csrfPrevention: true,
+    // A request that carries one of these headers cannot be a "simple" cross-site request (a browser would
+    // preflight it, and CORS is not enabled), so GET queries with a bearer token (urql's default) are safe.
+    // A GET or form POST without them is still refused.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: !config.introspection,
@@ -220,6 +225,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     throw err;
   });
   const port = (httpServer.address() as AddressInfo).port;
+  if (config.loopbackOrigins) {
+    for (const origin of loopbackOriginsFor(port)) if (!allowedOrigins.includes(origin)) allowedOrigins.push(origin);
+  }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   return {
