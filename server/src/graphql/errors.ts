@@ -24,6 +24,13 @@ export enum ErrorCode {
   CURSOR_EXPIRED = 'CURSOR_EXPIRED',
   UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL = 'INTERNAL_SERVER_ERROR',
+  // Produced by the HTTP layer and Apollo before any resolver runs: a malformed or CSRF-blocked request, an
+  // operation name the document lacks, an automatic persisted query the server has not seen yet (the client
+  // then sends the full text). Introspection while it is off is GRAPHQL_VALIDATION_FAILED with
+  // `validationErrorCode: INTROSPECTION_DISABLED` beside it.
+  BAD_REQUEST = 'BAD_REQUEST',
+  OPERATION_RESOLUTION_FAILURE = 'OPERATION_RESOLUTION_FAILURE',
+  PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
 }
 
 /** A rule of the domain was broken. Services throw these; only this module turns them into GraphQL errors. */
@@ -54,10 +61,6 @@ const OWN_CODES = new Set<string>([ErrorCode.QUERY_TOO_COMPLEX, ErrorCode.FORBID
 
 /** Codes graphql-js and Apollo produce themselves; we keep them as they are. */
 const PASSTHROUGH_CODES = new Set<string>(Object.values(ErrorCode));
-PASSTHROUGH_CODES.add('BAD_REQUEST');
-PASSTHROUGH_CODES.add('PERSISTED_QUERY_NOT_FOUND');
-PASSTHROUGH_CODES.add('PERSISTED_QUERY_NOT_SUPPORTED');
-PASSTHROUGH_CODES.add('OPERATION_RESOLUTION_FAILURE');
 
 /**
  * The one place where errors become what a client sees. Domain errors keep their code and message;

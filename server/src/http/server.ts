@@ -9,7 +9,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loopbackOriginsFor, type Config } from '../config';
 import type { RequestContext } from '../graphql/context';
-import { formatError } from '../graphql/errors';
+import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -108,18 +108,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   // Extended once the port is known (PORT=0): the websocket guard reads this list on every upgrade.
   const allowedOrigins = [...config.allowedOrigins];
 
-  const ws = attachWebSocketServer({
-    httpServer,
-    path: GRAPHQL_PATH,
-    schema: deps.schema,
-    orm: deps.orm,
-    services: deps.services,
-    logger: logger.child({ component: 'graphql-ws' }),
-    metrics,
-    live: deps.live,
-    allowedOrigins,
-    introspection: config.introspection,
-  });
+  // Attached once the port is ours: before that, ws would re-emit a listen error (EADDRINUSE) on its own
+  // server object, where graphql-ws prints it with a stack trace.
+  let ws: ReturnType<typeof attachWebSocketServer> | undefined;
 
   const apollo = new ApolloServer<RequestContext>({
     schema: deps.schema,
@@ -138,7 +129,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       formatError(formatted, error, (err) => logger.error({ err }, 'unexpected error in graphql operation')),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
-      { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
+      { async serverWillStart() { return { async drainServer() { await ws?.close(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
     ],
@@ -204,15 +195,12 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       errors: [
         {
           message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
-          extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+          extensions: { code: status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST },
         },
       ],
     });
   });
 
-  // ws re-emits the HTTP server's errors (EADDRINUSE) on its own server object: with no listener there, a
-  // taken port became an unhandled 'error' event and a stack trace. The listen below reports it.
-  ws.wss.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port));
     httpServer.once('error', onError);
@@ -225,6 +213,18 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     throw err;
   });
   const port = (httpServer.address() as AddressInfo).port;
+  ws = attachWebSocketServer({
+    httpServer,
+    path: GRAPHQL_PATH,
+    schema: deps.schema,
+    orm: deps.orm,
+    services: deps.services,
+    logger: logger.child({ component: 'graphql-ws' }),
+    metrics,
+    live: deps.live,
+    allowedOrigins,
+    introspection: config.introspection,
+  });
   if (config.loopbackOrigins) {
     for (const origin of loopbackOriginsFor(port)) if (!allowedOrigins.includes(origin)) allowedOrigins.push(origin);
   }
