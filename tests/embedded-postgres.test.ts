@@ -4,7 +4,9 @@ import path from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../server/src/db/embedded';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EmbeddedPostgresInUseError, startEmbeddedPostgres } from '../server/src/db/embedded';
+import { ROOT } from './support/build';
 
 const logger = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -36,13 +38,48 @@ function postmasterPid(dataDir: string): number {
   return Number(fs.readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/** Running (a zombie, which an orphaned postmaster becomes when nothing reaps it, is not). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc
+  }
+}
+
+/**
+ * Starts the embedded Postgres in another node process (the compiled module), as a second server would;
+ * resolves once it serves, with its URL.
+ */
+async function startInChild(dataDir: string): Promise<{ proc: ChildProcess; url: string; exited: Promise<unknown> }> {
+  const script = `
+    const { startEmbeddedPostgres } = require('./dist/server/src/db/embedded.js');
+    const logger = require('pino')({ level: 'silent' });
+    startEmbeddedPostgres({ dataDir: process.argv[1], logger }).then((db) => {
+      process.stdout.write('URL ' + db.url + '\\n');
+      process.on('SIGTERM', () => db.stop().then(() => process.exit(0)));
+    }, (err) => { process.stderr.write(String(err) + '\\n'); process.exit(1); });
+  `;
+  const proc = spawn(process.execPath, ['-e', script, dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const match = /URL (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    proc.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+  });
+  return { proc, url, exited };
 }
 
 describe('startEmbeddedPostgres', () => {
@@ -103,18 +140,60 @@ describe('startEmbeddedPostgres', () => {
     }
   }, 60_000);
 
-  it('stops a postmaster left running on the same directory', async () => {
+  it('refuses a second start on the same directory while the first runs, and leaves the first running', async () => {
     const dataDir = tempDir();
     const first = await startEmbeddedPostgres({ dataDir, logger });
     const pid = postmasterPid(dataDir);
-
-    const second = await startEmbeddedPostgres({ dataDir, logger });
     try {
-      expect(alive(pid)).toBe(false);
-      expect(await query(second.url, 'select 1 as one')).toEqual([{ one: 1 }]);
-      await first.stop();
+      await expect(startEmbeddedPostgres({ dataDir, logger })).rejects.toThrow(EmbeddedPostgresInUseError);
+      expect(alive(pid)).toBe(true);
+      expect(await query(first.url, 'select 1 as one')).toEqual([{ one: 1 }]);
     } finally {
-      await second.stop();
+      await first.stop();
+    }
+    // Once stopped, the directory is free again.
+    const again = await startEmbeddedPostgres({ dataDir, logger });
+    await again.stop();
+  }, 60_000);
+
+  it('refuses while another live process owns the directory, naming its pid', async () => {
+    const dataDir = tempDir();
+    const owner = await startInChild(dataDir);
+    try {
+      const refused = await startEmbeddedPostgres({ dataDir, logger }).then(
+        async (db) => {
+          await db.stop();
+          return null;
+        },
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(EmbeddedPostgresInUseError);
+      expect((refused as Error).message).toContain(`pid ${owner.proc.pid}`);
+      expect((refused as Error).message.split('\n')).toHaveLength(1);
+      // The owner's database was not touched.
+      expect(await query(owner.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+    } finally {
+      owner.proc.kill('SIGTERM');
+      await owner.exited;
+    }
+  }, 60_000);
+
+  it('takes over from a process killed with SIGKILL whose postmaster kept running', async () => {
+    const dataDir = tempDir();
+    const owner = await startInChild(dataDir);
+    await query(owner.url, 'create table kept (v int); insert into kept values (9)');
+    const leftover = postmasterPid(dataDir);
+    owner.proc.kill('SIGKILL');
+    await owner.exited;
+    // kill -9 skips every shutdown hook: the postmaster survives its parent.
+    expect(alive(leftover)).toBe(true);
+
+    const next = await startEmbeddedPostgres({ dataDir, logger });
+    try {
+      expect(alive(leftover)).toBe(false);
+      expect(await query(next.url, 'select v from kept')).toEqual([{ v: 9 }]);
+    } finally {
+      await next.stop();
     }
   }, 60_000);
 

@@ -17,6 +17,11 @@ export interface Config {
   publicUrl: string;
   /** Origins allowed to open websockets and send credentialed requests; empty = same host only. */
   allowedOrigins: string[];
+  /**
+   * Outside production, pages served by this server at any loopback name (localhost, 127.0.0.1, [::1]) may
+   * open websockets: the IDE works at whichever of them the browser was given.
+   */
+  loopbackOrigins: boolean;
   dataDir: string;
   /** Serve the GraphQL IDE at /graphql for browsers. Defaults to on outside production. */
   ide: boolean;
@@ -87,6 +92,11 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+/** The origins of this server's own pages at each loopback name. */
+export function loopbackOriginsFor(port: number): string[] {
+  return ['localhost', '127.0.0.1', '[::1]'].map((host) => `http://${host}:${port}`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
@@ -99,6 +109,7 @@ export function loadConfig(env: Env = process.env): Config {
     .filter(Boolean);
   for (const o of origins) url({ ALLOWED_ORIGINS: o }, 'ALLOWED_ORIGINS', ['http:', 'https:']);
   const ide = bool(env, 'GRAPHQL_IDE', !production);
+  const loopbackOrigins = !production;
   return {
     nodeEnv,
     port,
@@ -107,7 +118,10 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     publicUrl,
-    allowedOrigins: [new URL(publicUrl).origin, ...origins],
+    allowedOrigins: [
+      ...new Set([new URL(publicUrl).origin, ...origins, ...(loopbackOrigins && port !== 0 ? loopbackOriginsFor(port) : [])]),
+    ],
+    loopbackOrigins,
     dataDir: str(env, 'DATA_DIR') ?? '.data',
     ide,
     // Introspection follows the IDE (it needs it) and is off in production unless asked for explicitly.

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config';
-import { startSwitchboard, type Switchboard } from './app';
+import type { Switchboard } from './app';
 import { createLogger } from './observability/logger';
 
 /** Hard limit for a graceful stop; the brief promises an exit within 10 s of SIGTERM. */
@@ -49,6 +49,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   try {
+    // Loaded only once the configuration is known to be good: a typo in the environment is reported at once,
+    // before the whole server (Apollo, MikroORM, the schema) is loaded.
+    const { startSwitchboard } = require('./app') as typeof import('./app');
     app = await startSwitchboard(config, { logger });
   } catch (err) {
     // Start-up failures (database unreachable, port taken) are operator problems: one line, no stack.

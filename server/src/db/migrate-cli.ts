@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../observability/logger';
 import { initOrm, migrateUp } from './orm';
-import { startEmbeddedPostgres } from './embedded';
+import { EmbeddedPostgresInUseError, startEmbeddedPostgres } from './embedded';
 
 const MIGRATIONS_DIR = path.resolve('server/src/db/migrations');
 
@@ -59,7 +59,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`migrate: ${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-  process.exit(1);
-});
+main().then(
+  // Nothing else should keep the process alive once the database is closed; exit 0 explicitly all the same.
+  () => process.exit(0),
+  (err) => {
+    // Operator problems get one line; anything else keeps its stack.
+    const oneLine = err instanceof ConfigError || err instanceof EmbeddedPostgresInUseError;
+    process.stderr.write(`migrate: ${oneLine ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    process.exit(1);
+  },
+);

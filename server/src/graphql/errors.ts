@@ -9,8 +9,6 @@ export enum ErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
-  /** The HTTP request itself is malformed: bad JSON, no query, an operation name that resolves to nothing. */
-  BAD_REQUEST = 'BAD_REQUEST',
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
@@ -26,6 +24,13 @@ export enum ErrorCode {
   CURSOR_EXPIRED = 'CURSOR_EXPIRED',
   UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL = 'INTERNAL_SERVER_ERROR',
+  // Produced by the HTTP layer and Apollo before any resolver runs: a malformed or CSRF-blocked request, an
+  // operation name the document lacks, an automatic persisted query the server has not seen yet (the client
+  // then sends the full text). Introspection while it is off is GRAPHQL_VALIDATION_FAILED with
+  // `validationErrorCode: INTROSPECTION_DISABLED` beside it.
+  BAD_REQUEST = 'BAD_REQUEST',
+  OPERATION_RESOLUTION_FAILURE = 'OPERATION_RESOLUTION_FAILURE',
+  PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
 }
 
 /** A rule of the domain was broken. Services throw these; only this module turns them into GraphQL errors. */
@@ -62,11 +67,8 @@ const OWN_CODES = new Set<string>([
 
 /** Codes graphql-js and Apollo produce themselves that are ours too; we keep them as they are. */
 const PASSTHROUGH_CODES = new Set<string>(Object.values(ErrorCode));
-/**
- * Apollo's request-level codes outside our list become BAD_REQUEST (the message is kept: Apollo Client's
- * persisted-query link also recognises "PersistedQueryNotFound" by message).
- */
-const REQUEST_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE']);
+/** Apollo's request-level codes outside our list become BAD_REQUEST (the message is kept). */
+const REQUEST_CODES = new Set<string>(['PERSISTED_QUERY_NOT_SUPPORTED']);
 
 const TOO_MANY_VARIABLE_ERRORS = /^Too many errors processing variables/;
 

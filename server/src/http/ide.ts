@@ -42,9 +42,26 @@ function bootstrap(endpoint: string): string {
   function wsClientFor(authorization) {
     var key = authorization || '';
     if (!clients[key]) {
-      clients[key] = graphqlWs.createClient({ url: wsUrl, lazy: true, connectionParams: authorization ? { authorization: authorization } : {} });
+      // One quick retry: a refused socket is reported in a second or two, not after a long backoff.
+      clients[key] = graphqlWs.createClient({ url: wsUrl, lazy: true, retryAttempts: 1, connectionParams: authorization ? { authorization: authorization } : {} });
     }
     return clients[key];
+  }
+  // graphql-ws hands a failed socket to the sink as a bare browser Event or CloseEvent, which GraphiQL would
+  // print as {"isTrusted":true}: say in words what happened and what to check.
+  function socketFailure(e) {
+    if (Array.isArray(e)) return e;
+    if (e instanceof Error) return [{ message: 'Subscription failed: ' + e.message }];
+    var reason = e && e.reason ? ' (' + e.reason + ')' : '';
+    if (e && e.code === 4403) {
+      return [{ message: 'The server refused the subscription socket: the credential is not valid (4403' + reason + '). Check the Authorization header in the Headers tab.' }];
+    }
+    if (e && typeof e.code === 'number' && e.code !== 1006) {
+      return [{ message: 'The subscription socket to ' + wsUrl + ' was closed by the server with code ' + e.code + reason + '.' }];
+    }
+    return [{ message: 'Could not open the subscription socket to ' + wsUrl + ': the server refused it or cannot be reached. ' +
+      'The server accepts sockets from pages at its PUBLIC_URL and ALLOWED_ORIGINS (and, outside production, at localhost, ' +
+      '127.0.0.1 and [::1] on its port); this page is ' + location.origin + '.' }];
   }
   function isSubscription(params) {
     var q = String(params.query || '').replace(/#[^\\n]*/g, '');
@@ -62,7 +79,10 @@ function bootstrap(endpoint: string): string {
         subscribe: function (observer) {
           var dispose = wsClientFor(authorization).subscribe(params, {
             next: function (v) { observer.next && observer.next(v); },
-            error: function (e) { observer.error && observer.error(e instanceof Error ? e : { errors: e }); },
+            error: function (e) {
+              observer.next && observer.next({ errors: socketFailure(e) });
+              observer.complete && observer.complete();
+            },
             complete: function () { observer.complete && observer.complete(); }
           });
           return { unsubscribe: dispose };

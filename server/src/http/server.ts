@@ -7,7 +7,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from '../config';
+import { loopbackOriginsFor, type Config } from '../config';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
@@ -28,7 +28,7 @@ export const GRAPHQL_PATH = '/graphql';
 const PROBE_TIMEOUT_MS = 1500;
 
 export interface HttpDeps {
-  config: Pick<Config, 'port' | 'host' | 'allowedOrigins' | 'introspection' | 'ide' | 'shutdownTimeoutMs'>;
+  config: Pick<Config, 'port' | 'host' | 'allowedOrigins' | 'loopbackOrigins' | 'introspection' | 'ide' | 'shutdownTimeoutMs'>;
   orm: MikroORM;
   bus: EventBus;
   services: Services;
@@ -63,6 +63,16 @@ export async function probeDatabase(orm: MikroORM): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A listen failure an operator can act on, in one line. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new Error(`port ${port} is in use on ${host} (another Switchboard or another program); stop it or set PORT`);
+  }
+  if (err.code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}; choose a PORT above 1023`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`HOST ${host} is not an address of this machine`);
+  return err;
 }
 
 /** Records operation counts and latencies; the operation name is bounded by the schema's documents. */
@@ -116,24 +126,20 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   httpServer.headersTimeout = 20_000;
   httpServer.requestTimeout = 30_000;
   let stopping = false;
+  // Extended once the port is known (PORT=0): the websocket guard reads this list on every upgrade.
+  const allowedOrigins = [...config.allowedOrigins];
 
-  const ws = attachWebSocketServer({
-    httpServer,
-    path: GRAPHQL_PATH,
-    schema: deps.schema,
-    orm: deps.orm,
-    services: deps.services,
-    logger: logger.child({ component: 'graphql-ws' }),
-    metrics,
-    live: deps.live,
-    allowedOrigins: config.allowedOrigins,
-    introspection: config.introspection,
-  });
+  // Attached once the port is ours: before that, ws would re-emit a listen error (EADDRINUSE) on its own
+  // server object, where graphql-ws prints it with a stack trace.
+  let ws: ReturnType<typeof attachWebSocketServer> | undefined;
 
   const apollo = new ApolloServer<RequestContext>({
     schema: deps.schema,
     introspection: config.introspection,
-    csrfPrevention: true,
+    // A request that carries one of these headers cannot be a "simple" cross-site request (a browser would
+    // preflight it, and CORS is not enabled), so GET queries with a bearer token (urql's default) are safe.
+    // A GET or form POST without them is still refused.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: !config.introspection,
@@ -144,7 +150,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       formatError(formatted, error, (err) => logger.error({ err }, 'unexpected error in graphql operation')),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
-      { async serverWillStart() { return { async drainServer() { await ws.close(); } }; } },
+      { async serverWillStart() { return { async drainServer() { await ws?.close(); } }; } },
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
       httpInputGuardPlugin,
@@ -212,20 +218,39 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
       errors: [
         {
           message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
-          extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+          extensions: { code: status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST },
         },
       ],
     });
   });
 
   await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port));
+    httpServer.once('error', onError);
     httpServer.listen(config.port, config.host, () => {
-      httpServer.off('error', reject);
+      httpServer.off('error', onError);
       resolve();
     });
+  }).catch(async (err) => {
+    await apollo.stop().catch(() => undefined);
+    throw err;
   });
   const port = (httpServer.address() as AddressInfo).port;
+  ws = attachWebSocketServer({
+    httpServer,
+    path: GRAPHQL_PATH,
+    schema: deps.schema,
+    orm: deps.orm,
+    services: deps.services,
+    logger: logger.child({ component: 'graphql-ws' }),
+    metrics,
+    live: deps.live,
+    allowedOrigins,
+    introspection: config.introspection,
+  });
+  if (config.loopbackOrigins) {
+    for (const origin of loopbackOriginsFor(port)) if (!allowedOrigins.includes(origin)) allowedOrigins.push(origin);
+  }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   return {
