@@ -162,10 +162,10 @@ describe('input validation at the edge', () => {
   });
 
   describe('request-level refusals use our codes', () => {
-    it('an operation name that resolves to nothing, or none among several, is BAD_REQUEST (400)', async () => {
+    it('none among several operations named is OPERATION_RESOLUTION_FAILURE (400); an empty query is BAD_REQUEST (400)', async () => {
       const r = await post(server, 'query A { __typename } query B { __typename }', {}, undefined);
       expect(r.status).toBe(400);
-      expect(codes(r.body)).toEqual(['BAD_REQUEST']);
+      expect(codes(r.body)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
       const empty = await post(server, '', {}, undefined);
       expect(empty.status).toBe(400);
       expect(codes(empty.body)).toEqual(['BAD_REQUEST']);
@@ -184,14 +184,14 @@ describe('input validation at the edge', () => {
       expect(codes(r.body)).toEqual(['BAD_REQUEST']);
     });
 
-    it('an unknown persisted query is BAD_REQUEST, keeping the message Apollo clients retry on', async () => {
+    it('an unknown persisted query is PERSISTED_QUERY_NOT_FOUND, with the message Apollo clients retry on', async () => {
       const res = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } }),
       });
       const body = (await res.json()) as GqlBody;
-      expect(codes(body)).toEqual(['BAD_REQUEST']);
+      expect(codes(body)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
       expect(body.errors?.[0]?.message).toBe('PersistedQueryNotFound');
     });
   });
