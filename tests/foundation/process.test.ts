@@ -18,13 +18,13 @@ describe('start-up with bad configuration', () => {
     expect(server.stderr()).toMatch(message);
     expect(server.stderr().trim().split('\n')).toHaveLength(1);
     expect(server.stderr()).not.toMatch(/\bat .*\.js:\d+/);
-  });
+  }, 120_000);
 
   it('exits 1 with one line when the database cannot be reached', async () => {
     const server = spawnServer({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
     expect(await server.exited).toBe(1);
     expect(server.stderr()).toMatch(/^switchboard: could not start: .+\n$/);
-  });
+  }, 120_000);
 });
 
 describe('graceful shutdown', () => {
@@ -36,7 +36,7 @@ describe('graceful shutdown', () => {
 
   it('on SIGTERM during a burst: every response is complete, sockets get 1001, exit code 0 within 10 s', async () => {
     const server = spawnServer({ DATABASE_URL: db.url, PORT: '0', SEED_DEMO: 'false' });
-    const url = await waitForReady(server);
+    const url = await waitForReady(server, 90_000);
 
     const ws = new WebSocket(url.replace(/^http/, 'ws'), ['graphql-transport-ws']);
     const closeCode = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
@@ -74,5 +74,5 @@ describe('graceful shutdown', () => {
     expect(await closeCode).toBe(1001);
     expect(outcomes.filter((o) => o === 'complete').length).toBeGreaterThan(0);
     console.log(`SIGTERM burst: ${outcomes.filter((o) => o === 'complete').length} complete, ${outcomes.filter((o) => o === 'refused').length} refused, exit in ${tookMs} ms`);
-  });
+  }, 120_000);
 });
