@@ -34,6 +34,14 @@ interface Outcome {
   violation: string | null;
 }
 
+/**
+ * Refused: no root field answered. A call whose root field answered but some nested field was refused (field
+ * @auth) did run, and may have changed rows.
+ */
+function wasRefused(body: GqlBody): boolean {
+  return !body.data || Object.values(body.data).every((v) => v === null || v === undefined);
+}
+
 async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
@@ -138,7 +146,7 @@ describe('schema-driven fuzzing', () => {
       const dispose = client.subscribe(
         { query: call.query, variables: call.variables },
         {
-          next: (r) => done({ refused: !!r.errors?.length, violation: r.errors ? errorViolation(200, r as GqlBody) : null }),
+          next: (r) => done({ refused: wasRefused(r as GqlBody), violation: r.errors ? errorViolation(200, r as GqlBody) : null }),
           error: (e) => {
             if (Array.isArray(e)) return done({ refused: true, violation: errorViolation(200, { errors: e } as GqlBody) });
             const code = (e as { code?: number }).code;
@@ -163,8 +171,7 @@ describe('schema-driven fuzzing', () => {
     figures.http++;
     const token = principals[call.role];
     const { status, body } = await post(server, call.query, call.variables, token);
-    const refused = status >= 400 || typeof body === 'string' || !!body.errors?.length;
-    return { call, refused, violation: errorViolation(status, body) };
+    return { call, refused: status >= 400 || typeof body === 'string' || wasRefused(body), violation: errorViolation(status, body) };
   }
 
   /** Chunks of calls sent concurrently, with the tenant checksum taken around each. */
