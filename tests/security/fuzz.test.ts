@@ -24,7 +24,7 @@ import { buildTenant, errorViolation, HealthProbe, post, tenantChecksum, type Gq
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const BATCH = 50;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200); // 200 x 50 = 10,000 documents
-const CONCURRENCY = 20;
+const CONCURRENCY = 10;
 /** Calls that end the caller's own credential would blind the rest of the run; they are fuzzed as anonymous. */
 const SELF_ENDING = new Set(['logout', 'revokeAllSessions']);
 
@@ -175,7 +175,7 @@ describe('schema-driven fuzzing', () => {
   }
 
   /** Chunks of calls sent concurrently, with the tenant checksum taken around each. */
-  const CHUNK = 20;
+  const CHUNK = 10;
   /** The last checksum, and the next transaction id when it was taken: while that has not moved, nothing committed. */
   let known: { checksum: string; xmax: string } | null = null;
   const nextXid = async () => (await db.query<{ x: string }>('select pg_snapshot_xmax(pg_current_snapshot())::text x')).rows[0]!.x;
