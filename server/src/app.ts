@@ -42,8 +42,8 @@ export interface Switchboard {
 export interface StartOptions {
   logger: Logger;
   clock?: Clock;
-  /** Query hook (tests count SQL statements). */
-  onQuery?: (sql: string) => void;
+  /** Query hook (tests count SQL statements): each statement with the id of the request it runs for. */
+  onQuery?: (sql: string, requestId: string | undefined) => void;
   /** Tests skip migrating when the database was cloned from a migrated template. */
   migrate?: boolean;
   channel?: ChannelProvider;

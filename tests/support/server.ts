@@ -6,6 +6,7 @@ import { loadConfig } from '../../server/src/config';
 import { startSwitchboard, type StartOptions, type Switchboard } from '../../server/src/app';
 import { createTestDatabase, type TestDatabase } from './db';
 import { TEST_REDIS_URL } from './services';
+import { QueryLog } from './query-log';
 
 export interface TestServer {
   app: Switchboard;
@@ -19,6 +20,8 @@ export interface TestServer {
     variables?: Record<string, unknown>,
     opts?: { token?: string; headers?: Record<string, string> },
   ): Promise<{ status: number; body: ExecutionResult<T> & { errors?: Array<{ message: string; extensions?: { code?: string } }> } }>;
+  /** The SQL statements run per request id, when booted with `recordQueries` (see api.ts `statements`). */
+  queries?: QueryLog;
   /** A graphql-ws client on this server (closed with the server). */
   wsClient(opts?: Partial<ClientOptions>): Client;
   close(): Promise<void>;
@@ -30,6 +33,8 @@ export interface BootOptions extends Partial<StartOptions> {
   env?: Record<string, string>;
   /** Reuse a database (several servers on one database); default: a fresh clone. */
   db?: TestDatabase;
+  /** Record every SQL statement with the request it ran for (`server.queries`). */
+  recordQueries?: boolean;
 }
 
 /** Boots the real server (HTTP + graphql-ws) on an ephemeral port against a database of its own. */
@@ -44,10 +49,17 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL } : {}),
     ...opts.env,
   });
+  const queries = opts.recordQueries ? new QueryLog() : undefined;
+  const onQuery = queries || opts.onQuery
+    ? (sql: string, requestId: string | undefined) => {
+        queries?.record(sql, requestId);
+        opts.onQuery?.(sql, requestId);
+      }
+    : undefined;
   const app = await startSwitchboard(config, {
     logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     clock: opts.clock,
-    onQuery: opts.onQuery,
+    onQuery,
     channel: opts.channel,
     migrate: false,
   });
@@ -59,6 +71,7 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     db,
     url,
     wsUrl,
+    queries,
     async gql(query, variables, o = {}) {
       const res = await fetch(url, {
         method: 'POST',

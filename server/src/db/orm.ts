@@ -4,13 +4,17 @@ import { ENTITIES } from './entities';
 import { migrationsList } from './migrations';
 import { EventWriterLock } from './event-writer-lock';
 import type { Logger } from '../observability/logger';
+import { currentRequestId } from '../observability/request-scope';
 
 export interface OrmOptions {
   databaseUrl: string;
   logger?: Logger;
   poolMax?: number;
-  /** Called with every SQL statement (query-count assertions in tests, as MikroORM's own tests do). */
-  onQuery?: (sql: string) => void;
+  /**
+   * Called with every SQL statement and the id of the request it runs for, if any (query-count assertions in
+   * tests, as MikroORM's own tests do, counting only their own request's statements).
+   */
+  onQuery?: (sql: string, requestId: string | undefined) => void;
   /**
    * Server sessions: a statement running longer, or a transaction left idle longer, is ended by Postgres
    * (an event-writing transaction holds back live delivery while it runs). Unset for migrations and tools.
@@ -55,7 +59,7 @@ export function ormConfig(opts: OrmOptions): Options {
     allowGlobalContext: false,
     debug: opts.onQuery ? ['query'] : false,
     logger: opts.onQuery
-      ? (message: string) => opts.onQuery!(message)
+      ? (message: string) => opts.onQuery!(message, currentRequestId())
       : (message: string) => opts.logger?.debug({ orm: message }),
   };
 }

@@ -20,6 +20,7 @@ import { inboundWebhookRouter } from '../modules/inbox/webhook';
 import { bearerToken, buildContext, requestIdFrom } from './request-context';
 import { attachWebSocketServer } from './websocket';
 import type { LiveDeps } from '../realtime/live';
+import { runForRequest } from '../observability/request-scope';
 
 export const GRAPHQL_PATH = '/graphql';
 /** How long a readiness probe waits for each dependency before calling it down. */
@@ -135,7 +136,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     res.locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
     if (stopping) res.setHeader('connection', 'close');
-    next();
+    // Everything done for this request carries its id (the query hook tells its statements from others').
+    runForRequest(requestId, next);
   });
 
   app.get('/healthz', (_req, res) => {

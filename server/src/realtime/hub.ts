@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
 import type { LoggedEvent } from './events';
 import { readLog, safeHead } from './event-log';
+import { runDetached } from '../observability/request-scope';
 
 export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
 export const ACCESS_CHANNEL = 'sb:access';
@@ -121,7 +122,10 @@ export class Hub {
   }
 
   private localAccessChanged(userId: string): void {
-    for (const sub of [...(this.byUser.get(userId) ?? [])]) sub.accessChanged();
+    // The re-checks serve live subscriptions, not the request that changed the access.
+    runDetached(() => {
+      for (const sub of [...(this.byUser.get(userId) ?? [])]) sub.accessChanged();
+    });
   }
 
   /** Wakes every process that serves these workspaces (after a commit). */
@@ -137,7 +141,8 @@ export class Hub {
       this.again = true;
       return;
     }
-    this.reading = this.tail()
+    // A commit may wake the tailer, but the read serves every subscriber: it belongs to no request.
+    this.reading = runDetached(() => this.tail())
       .catch((err) => this.logger.warn({ err: (err as Error).message }, 'event tail failed; will retry'))
       .finally(() => {
         this.reading = null;
