@@ -26,8 +26,10 @@ export default defineConfig({
     setupFiles: ['tests/support/setup.ts'],
     globalSetup: ['tests/support/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Generous but bounded: CI runs beside other work on 2 cores (load ~10), where everything takes several
+    // times as long as on an idle machine. Tests that spawn processes or build large data sets set more.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Tests talk to the real Postgres and Redis; two cores, so a few files at a time.
     maxWorkers: 3,
   },

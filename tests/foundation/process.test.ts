@@ -12,7 +12,8 @@ describe('start-up with bad configuration', () => {
     ['a bad LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^switchboard: invalid LOG_LEVEL: expected one of/],
     ['a malformed REDIS_URL', { REDIS_URL: 'http://x' }, /^switchboard: invalid REDIS_URL/],
   ];
-  it.each(cases)('exits 1 with one line for %s', async (_name, env, message) => {
+  // Each case starts a node process that loads the server: seconds on a loaded machine.
+  it.each(cases)('exits 1 with one line for %s', { timeout: 120_000 }, async (_name, env, message) => {
     const server = spawnServer(env);
     expect(await server.exited).toBe(1);
     expect(server.stderr()).toMatch(message);
@@ -24,7 +25,7 @@ describe('start-up with bad configuration', () => {
     const server = spawnServer({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
     expect(await server.exited).toBe(1);
     expect(server.stderr()).toMatch(/^switchboard: could not start: .+\n$/);
-  });
+  }, 120_000);
 });
 
 describe('graceful shutdown', () => {
@@ -34,7 +35,7 @@ describe('graceful shutdown', () => {
   });
   afterAll(() => db.drop());
 
-  it('on SIGTERM during a burst: every response is complete, sockets get 1001, exit code 0 within 10 s', async () => {
+  it('on SIGTERM during a burst: every response is complete, sockets get 1001, exit code 0 (not the deadline)', async () => {
     const server = spawnServer({ DATABASE_URL: db.url, PORT: '0', SEED_DEMO: 'false' });
     const url = await waitForReady(server);
 
@@ -47,32 +48,42 @@ describe('graceful shutdown', () => {
 
     const query = JSON.stringify({ query: `{ ${Array.from({ length: 10 }, (_, i) => `a${i}: __typename`).join(' ')} }` });
     const outcomes: Array<'complete' | 'refused'> = [];
-    const burst = Array.from({ length: 300 }, async (_, i) => {
-      await new Promise((r) => setTimeout(r, i % 50));
-      try {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query });
-        const body = (await res.json()) as { data?: Record<string, string> };
-        // A response that arrived must be whole: every alias answered.
-        expect(res.status).toBe(200);
-        expect(Object.keys(body.data ?? {})).toHaveLength(10);
-        outcomes.push('complete');
-      } catch (err) {
-        // Refused or reset before a response: allowed (the client retries elsewhere); a partial body is not.
-        if ((err as Error).name === 'AssertionError') throw err;
-        outcomes.push('refused');
+    // SIGTERM lands mid-burst: it is sent once some responses came back, while every worker still sends.
+    let firstResponses!: () => void;
+    const burstUnderWay = new Promise<void>((resolve) => (firstResponses = resolve));
+    const worker = async () => {
+      // Bounded: a worker stops at its first refusal (the server stopped accepting) or after 1,000 requests.
+      for (let i = 0; i < 1_000; i++) {
+        try {
+          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query });
+          const body = (await res.json()) as { data?: Record<string, string> };
+          // A response that arrived must be whole: every alias answered.
+          expect(res.status).toBe(200);
+          expect(Object.keys(body.data ?? {})).toHaveLength(10);
+          outcomes.push('complete');
+          if (outcomes.length >= 20) firstResponses();
+        } catch (err) {
+          // Refused or reset before a response: allowed (the client retries elsewhere); a partial body is not.
+          if ((err as Error).name === 'AssertionError') throw err;
+          outcomes.push('refused');
+          return;
+        }
       }
-    });
-    await new Promise((r) => setTimeout(r, 20));
+    };
+    const burst = Array.from({ length: 20 }, () => worker());
+    // (If every worker ended before that, there is nothing to wait for: the assertions below say what happened.)
+    await Promise.race([burstUnderWay, Promise.all(burst)]);
     const signalledAt = Date.now();
     server.proc.kill('SIGTERM');
     await Promise.all(burst);
     const code = await server.exited;
     const tookMs = Date.now() - signalledAt;
 
+    // Exit 0 is the graceful path: the server's own deadline (10 s after SIGTERM) exits 1. The time is printed,
+    // not asserted (a loaded machine stretches it).
     expect(code).toBe(0);
-    expect(tookMs).toBeLessThan(10_000);
     expect(await closeCode).toBe(1001);
     expect(outcomes.filter((o) => o === 'complete').length).toBeGreaterThan(0);
     console.log(`SIGTERM burst: ${outcomes.filter((o) => o === 'complete').length} complete, ${outcomes.filter((o) => o === 'refused').length} refused, exit in ${tookMs} ms`);
-  });
+  }, 120_000);
 });

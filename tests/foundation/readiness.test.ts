@@ -2,21 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, type TestServer } from '../support/server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TcpProxy } from '../support/tcp-proxy';
+import { eventually } from '../support/wait';
 
 async function readyz(server: TestServer) {
   const res = await fetch(server.url.replace(/\/graphql$/, '/readyz'));
   return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string> } };
-}
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const started = Date.now();
-  let last: T;
-  do {
-    last = await fn();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  } while (Date.now() - started < timeoutMs);
-  return last;
 }
 
 describe('/readyz follows the database', () => {
@@ -49,7 +39,7 @@ describe('/readyz follows the database', () => {
     expect((await fetch(server.url.replace(/\/graphql$/, '/healthz'))).status).toBe(200);
 
     await proxy.restore();
-    const up = await eventually(() => readyz(server), (r) => r.status === 200);
+    const up = await eventually(() => readyz(server), (r) => r.status === 200, { what: '/readyz to answer 200 again' });
     expect(up.status).toBe(200);
     expect(up.body.checks.database).toBe('up');
     // Queries work again too.

@@ -48,7 +48,7 @@ describe('embedded Postgres', () => {
     expect(await query(third.url, 'select v from kept')).toEqual([{ v: 42 }]);
     await third.stop();
     await second.stop().catch(() => undefined);
-  }, 60_000);
+  }, 300_000);
 });
 
 describe('npm start with nothing configured', () => {
@@ -56,7 +56,7 @@ describe('npm start with nothing configured', () => {
     const dataDir = tempDir();
     const server = spawnServer({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' });
     try {
-      const url = await waitForReady(server, 60_000);
+      const url = await waitForReady(server, 120_000);
       expect(server.stdout()).toContain('password for every demo account:');
       expect(server.stdout()).toContain('owner@demo.switchboard.test');
 
@@ -92,11 +92,11 @@ describe('npm start with nothing configured', () => {
     // Second start: same data, no second demo load, no credentials printed again.
     const again = spawnServer({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' });
     try {
-      await waitForReady(again, 60_000);
+      await waitForReady(again, 120_000);
       expect(again.stdout()).not.toContain('password for every demo account');
     } finally {
       again.proc.kill('SIGTERM');
       expect(await again.exited).toBe(0);
     }
-  }, 120_000);
+  }, 300_000);
 });

@@ -5,8 +5,9 @@ import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 import { sign } from '../../server/src/modules/inbox/webhook';
+import { eventually } from '../support/wait';
+import { api, codeOf, type Variables } from '../support/api';
 
-type Body = { data?: Record<string, any> | null; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> };
 
 describe('the inbox through the public API', () => {
   let server: TestServer;
@@ -16,17 +17,10 @@ describe('the inbox through the public API', () => {
   let owner: FixtureUser, admin: FixtureUser, supervisor: FixtureUser, agent: FixtureUser, transferAgent: FixtureUser, viewer: FixtureUser, auditor: FixtureUser;
   let ingestKey: string;
 
-  async function gql(token: string, query: string, variables?: Record<string, unknown>): Promise<Body> {
-    const r = await server.gql(query, variables, { token });
-    if (process.env.DEBUG_GQL && r.body.errors) console.log(query.slice(0, 60), JSON.stringify(r.body.errors));
-    return r.body as Body;
-  }
-  async function ok(token: string, query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-    const b = await gql(token, query, variables);
-    expect(b.errors, JSON.stringify(b.errors)).toBeUndefined();
-    return b.data!;
-  }
-  const code = (b: Body) => b.errors?.[0]?.extensions?.code;
+  // The shared test API (tests/support/api.ts), under this file's short names.
+  const gql = (token: string, query: string, variables?: Variables) => api(server).as(token).send(query, variables);
+  const ok = (token: string, query: string, variables?: Variables) => api(server).as(token).ok<Record<string, any>>(query, variables);
+  const code = codeOf;
   const inbound = (from: string, body: string, externalId?: string) =>
     gql(ingestKey, `mutation($i: InboundMessageInput!) { ingestInboundMessage(input: $i) { id: messageId threadId duplicate } }`, { i: { workspaceId: W.id, from, body, externalId } });
 
@@ -87,8 +81,12 @@ describe('the inbox through the public API', () => {
       expect(channel.sent.length - sentBefore).toBe(1);
 
       channel.flushReceipts();
-      await new Promise((r) => setTimeout(r, 200));
-      const statuses = await ok(supervisor.token, `query($t: ID!) { thread(id: $t) { messages(first: 10) { edges { node { body status direction } } } } }`, { t: threadId });
+      // Receipts are applied in the background: wait until no message is still on its way.
+      const statuses = await eventually(
+        () => ok(supervisor.token, `query($t: ID!) { thread(id: $t) { messages(first: 10) { edges { node { body status direction } } } } }`, { t: threadId }),
+        (d) => d.thread.messages.edges.every((e: { node: { status: string } }) => !['QUEUED', 'SENT'].includes(e.node.status)),
+        { what: 'the delivery receipts to be applied' },
+      );
       expect(statuses.thread.messages.edges.map((e: { node: { status: string } }) => e.node.status)).toEqual(['DELIVERED', 'DELIVERED']);
       // A late SENT receipt cannot move DELIVERED back.
       const providerId = channel.sent.at(-1)!.providerMessageId;

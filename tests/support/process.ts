@@ -24,8 +24,8 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Waits for the "ready" line and returns the GraphQL URL it names. */
-export async function waitForReady(server: ServerProcess, timeoutMs = 30_000): Promise<string> {
+/** Waits (bounded, generously: a loaded machine takes many seconds to load the server) for the "ready" line and returns the GraphQL URL it names. */
+export async function waitForReady(server: ServerProcess, timeoutMs = 90_000): Promise<string> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     const match = /Switchboard is ready: (http:\/\/\S+\/graphql)/.exec(server.stdout());
