@@ -19,7 +19,7 @@ describe('start-up with bad configuration', () => {
     expect(server.stderr()).toMatch(message);
     expect(server.stderr().trim().split('\n')).toHaveLength(1);
     expect(server.stderr()).not.toMatch(/\bat .*\.js:\d+/);
-  });
+  }, 120_000);
 
   it('exits 1 with one line when the database cannot be reached', async () => {
     const server = spawnServer({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
@@ -37,7 +37,7 @@ describe('graceful shutdown', () => {
 
   it('on SIGTERM during a burst: every response is complete, sockets get 1001, exit code 0 (not the deadline)', async () => {
     const server = spawnServer({ DATABASE_URL: db.url, PORT: '0', SEED_DEMO: 'false' });
-    const url = await waitForReady(server);
+    const url = await waitForReady(server, 90_000);
 
     const ws = new WebSocket(url.replace(/^http/, 'ws'), ['graphql-transport-ws']);
     const closeCode = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));

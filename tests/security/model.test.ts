@@ -119,6 +119,11 @@ function mayChange(actor: MUser, level: Level, existing: Grant): boolean {
   if (existing.roles.includes(Role.OWNER)) return orgWide(actor).has(Permission.OWNERS_MANAGE);
   return subset(permissionsOf(existing.roles, existing.addOns), h);
 }
+/** Managing a user at all: organization-wide, or where they already hold a grant or a pending invitation (never a sibling's people). */
+const managesSomewhere = (m: Model, actor: MUser, target: MUser) =>
+  orgWide(actor).has(Permission.USERS_MANAGE) ||
+  [...target.grants.keys()].some((level) => level === null || held(actor, level).has(Permission.USERS_MANAGE)) ||
+  m.invitations.some((i) => i.userId === target.id && i.state === 'PENDING' && (i.level === null || held(actor, i.level).has(Permission.USERS_MANAGE)));
 const reaches = (u: MUser, workspaceId: string) => u.grants.has(null) || u.grants.has(workspaceId);
 const mayRead = (u: MUser, t: MThread) =>
   held(u, t.workspaceId).has(Permission.THREADS_READ_ALL) || (held(u, t.workspaceId).has(Permission.THREADS_READ) && t.assignee === u.id);
@@ -256,6 +261,7 @@ class UpdateMembership extends Cmd {
       target.org !== this.org ? 'another organization'
       : actor.status !== UserStatus.ACTIVE ? 'inactive actor'
       : !held(actor, level).has(Permission.USERS_MANAGE) ? 'no USERS_MANAGE there'
+      : !managesSomewhere(m, actor, target) ? 'pulled in someone the actor manages nowhere'
       : existing && !mayChange(actor, level, existing) ? 'changed a grant wider than the actor'
       : roles.length && !mayGrant(actor, Permission.USERS_MANAGE, level, roles) ? 'granted what the actor lacks'
       : !roles.length && !existing ? 'removed nothing'

@@ -84,11 +84,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Postmasters this process runs, by cluster directory: the same process may not start one twice either. */
-const running = new Map<string, { child: ChildProcess }>();
+/**
+ * Cluster directories this process has taken, with the postmaster once started: the same process may not
+ * start one twice either (the lock file cannot tell two owners with one pid apart).
+ */
+interface Claim {
+  child?: ChildProcess;
+}
+const claims = new Map<string, Claim>();
+
+function claimHeld(claim: Claim | undefined): boolean {
+  if (!claim) return false;
+  if (!claim.child) return true; // still starting
+  const { child } = claim;
+  // A postmaster killed a moment ago may not have reported its exit to us yet.
+  return child.exitCode === null && child.signalCode === null && child.pid !== undefined && alivePostgres(child.pid);
+}
 
 function ownerAlive(owner: LockOwner): boolean {
-  if (owner.pid === process.pid) return false; // this process: `running` decides
+  if (owner.pid === process.pid) return false; // this process: `claims` decides
   if (!processAlive(owner.pid)) return false;
   const started = processStartTime(owner.pid);
   return owner.startTime === null || started === null || started === owner.startTime;
@@ -110,20 +124,23 @@ function readOwner(file: string): LockOwner | null {
  * of a complete temporary file). A lock whose owner is dead (kill -9) is taken over; one whose owner lives
  * makes the start refuse. Returns the function that releases it (only if it is still ours).
  */
-function acquireOwnership(dataDir: string, clusterDir: string): () => void {
+function acquireOwnership(dataDir: string, clusterDir: string): { claim: Claim; release: () => void } {
   const lockFile = path.join(dataDir, LOCK_FILE);
   const mine: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid), token: randomBytes(8).toString('hex') };
-  const inProcess = running.get(clusterDir);
-  if (inProcess && inProcess.child.exitCode === null && inProcess.child.signalCode === null) {
-    throw new EmbeddedPostgresInUseError(dataDir, process.pid);
-  }
+  if (claimHeld(claims.get(clusterDir))) throw new EmbeddedPostgresInUseError(dataDir, process.pid);
   for (let attempt = 0; attempt < 5; attempt++) {
     const temp = `${lockFile}.${mine.token}`;
     fs.writeFileSync(temp, JSON.stringify(mine));
     try {
       fs.linkSync(temp, lockFile);
-      return () => {
-        if (readOwner(lockFile)?.token === mine.token) fs.rmSync(lockFile, { force: true });
+      const claim: Claim = {};
+      claims.set(clusterDir, claim);
+      return {
+        claim,
+        release: () => {
+          if (claims.get(clusterDir) === claim) claims.delete(clusterDir);
+          if (readOwner(lockFile)?.token === mine.token) fs.rmSync(lockFile, { force: true });
+        },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -237,8 +254,8 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const { child } of running.values()) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    for (const { child } of claims.values()) {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
     }
   });
 }
@@ -281,7 +298,7 @@ export async function startEmbeddedPostgres(opts: {
     }
   };
 
-  const release = acquireOwnership(dataDir, clusterDir);
+  const { claim, release } = acquireOwnership(dataDir, clusterDir);
   let EmbeddedPostgresServer: Awaited<ReturnType<typeof loadPackage>>;
   try {
     EmbeddedPostgresServer = await loadPackage();
@@ -313,8 +330,7 @@ export async function startEmbeddedPostgres(opts: {
       await clearStalePostmaster(dataDir, clusterDir, logger);
     }
     await server.start();
-    const child = (server as unknown as { process?: ChildProcess }).process;
-    if (child) running.set(clusterDir, { child });
+    claim.child = (server as unknown as { process?: ChildProcess }).process;
     await ensureDatabase(port, database);
   } catch (err) {
     await stopChild((server as unknown as { process?: ChildProcess }).process).catch(() => undefined);
@@ -330,9 +346,6 @@ export async function startEmbeddedPostgres(opts: {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
     port,
     stop: () =>
-      (stopped ??= stopChild(child).finally(() => {
-        if (running.get(clusterDir)?.child === child) running.delete(clusterDir);
-        release();
-      })),
+      (stopped ??= stopChild(child).finally(release)),
   };
 }

@@ -153,15 +153,31 @@ export class RedisBus implements EventBus {
   }
 }
 
+/** How long a start waits for Redis before going on without it. */
+const INITIAL_CONNECT_WAIT_MS = 3_000;
+
 /**
- * Creates the bus and starts connecting without waiting: with Redis down at start the server still listens,
- * `/readyz` says degraded, and the bus connects when Redis comes.
+ * Creates the bus and waits a moment for Redis (a normal start is connected when it says ready), but no
+ * longer: with Redis down at start the server still listens, `/readyz` says degraded, and the bus connects
+ * when Redis comes.
  */
-export async function createRedisBus(url: string, logger: Logger): Promise<RedisBus> {
+export async function createRedisBus(url: string, logger: Logger, waitMs = INITIAL_CONNECT_WAIT_MS): Promise<RedisBus> {
   const bus = new RedisBus(url, logger);
-  bus.connect().catch((err: Error) => {
-    // Only a closed bus ends the connect loop (the reconnect strategy never gives up).
-    logger.debug({ err: err.message }, 'redis connect ended');
+  const connected = bus.connect().then(
+    () => true,
+    (err: Error) => {
+      // Only a closed bus ends the connect loop (the reconnect strategy never gives up).
+      logger.debug({ err: err.message }, 'redis connect ended');
+      return false;
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), waitMs);
   });
+  if (!(await Promise.race([connected, waited]))) {
+    logger.warn({ waitedMs: waitMs }, 'redis is not answering: starting without it (degraded); it will connect when it comes');
+  }
+  clearTimeout(timer);
   return bus;
 }
