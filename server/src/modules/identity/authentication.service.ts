@@ -11,6 +11,7 @@ import { Role } from './permissions';
 import { Membership, User, UserStatus } from './user.entity';
 import { hashPassword, hashToken, newToken, tokenKind, verifyPassword } from './secrets';
 import type { Throttle } from './throttle';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 
 export const MIN_PASSWORD_LENGTH = 10;
 const MAX_PASSWORD_LENGTH = 200;
@@ -151,13 +152,24 @@ export class AuthenticationService {
   }
 
   async logout(em: EntityManager, principal: Principal): Promise<boolean> {
-    if (!principal.sessionId) return false;
-    const n = await em.nativeUpdate(Session, { id: principal.sessionId, revokedAt: null }, { revokedAt: this.clock.now() });
-    return n > 0;
+    const sessionId = principal.sessionId;
+    if (!sessionId) return false;
+    return em.transactional(async (tx) => {
+      const n = await tx.nativeUpdate(Session, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now() });
+      if (n > 0) await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.LOGOUT, sessionId });
+      return n > 0;
+    });
   }
 
   /** Ends every session of a user (password change, deactivation, "sign out everywhere"). Returns how many. */
   async revokeSessionsOf(em: EntityManager, userId: string): Promise<number> {
-    return em.nativeUpdate(Session, { user: userId, revokedAt: null }, { revokedAt: this.clock.now() });
+    const revoke = async (tx: EntityManager) => {
+      const n = await tx.nativeUpdate(Session, { user: userId, revokedAt: null }, { revokedAt: this.clock.now() });
+      const organizationId = (tx.getFilterParams(TENANT_FILTER) as { organizationId?: string } | undefined)?.organizationId;
+      if (n > 0 && organizationId) await recordAccessChange(tx, organizationId, { kind: AccessChangeKind.SESSIONS_REVOKED, userId });
+      return n;
+    };
+    // Inside the caller's transaction when there is one (deactivation), else its own.
+    return em.getTransactionContext() ? revoke(em) : em.transactional(revoke);
   }
 }
