@@ -1,7 +1,7 @@
 import type { Principal, RequestContext } from '../graphql/context';
 import { ErrorCode } from '../graphql/errors';
 import { compareCursor, decodeEventCursor, type LoggedEvent } from './events';
-import { readRange } from './event-log';
+import { readRange, safeHead } from './event-log';
 import { coded, LiveSubscription, type LiveDeps } from './live-subscription';
 
 export type { LiveDeps } from './live-subscription';
@@ -54,6 +54,10 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
         if (batch.length < REPLAY_PAGE) break;
       }
       if (compareCursor(decoded, head) > 0) from = decoded;
+    } else {
+      // From now: events already committed when subscribing (up to the safe line) are not sent.
+      const now = await safeHead(em);
+      if (compareCursor(now, head) > 0) from = now;
     }
     const upTo = { xid: from.xid, id: from.id };
     return (event) => compareCursor(event, upTo) <= 0;
