@@ -13,7 +13,7 @@ import { openSocket, operate, percentile, subscribe, until, type Live, type Sock
  * subscription, a new subscription on the same socket, and a new query on the same socket all obey it.
  */
 const INBOX = `subscription($w: ID!) { inboxEvents(workspaceId: $w) { cursor type threadId message { body } } }`;
-const THREAD_EVENTS = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { body } } }`;
+const THREAD_EVENTS = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type threadId message { body } } }`;
 const BADGE = `subscription($w: ID!) { unreadCounts(workspaceId: $w) { threads messages } }`;
 const THREAD = `query($t: ID!) { thread(id: $t) { id messages(first: 100) { edges { node { body } } } } }`;
 const ME = `query { me { permissions { workspaceId permissions } } }`;
