@@ -34,6 +34,12 @@ export function checkName(name: string, field = 'name', max = 200): string {
   return n;
 }
 
+/** The user's organization (cross-tenant by necessity: callers pass only the user id). */
+async function organizationOf(em: EntityManager, userId: string): Promise<string> {
+  const rows = await em.getConnection().execute<Array<{ organization_id: string }>>('select organization_id from users where id = ?', [userId], 'all', em.getTransactionContext());
+  return rows[0]!.organization_id;
+}
+
 /** Sessions, API keys and the sign-up / login flows. */
 export class AuthenticationService {
   constructor(
@@ -165,8 +171,7 @@ export class AuthenticationService {
   async revokeSessionsOf(em: EntityManager, userId: string): Promise<number> {
     const revoke = async (tx: EntityManager) => {
       const n = await tx.nativeUpdate(Session, { user: userId, revokedAt: null }, { revokedAt: this.clock.now() });
-      const organizationId = (tx.getFilterParams(TENANT_FILTER) as { organizationId?: string } | undefined)?.organizationId;
-      if (n > 0 && organizationId) await recordAccessChange(tx, organizationId, { kind: AccessChangeKind.SESSIONS_REVOKED, userId });
+      if (n > 0) await recordAccessChange(tx, await organizationOf(tx, userId), { kind: AccessChangeKind.SESSIONS_REVOKED, userId });
       return n;
     };
     // Inside the caller's transaction when there is one (deactivation), else its own.
