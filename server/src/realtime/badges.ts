@@ -22,6 +22,8 @@ export interface UnreadBadge {
  */
 export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceId: string): Promise<AsyncIterableIterator<UnreadBadge>> {
   const counts = new Map<string, number>();
+  /** Each counted thread's assignee, to drop the threads a narrowed principal no longer sees. */
+  const assignees = new Map<string, { assigneeUserId: string | null; assigneeGroupId: string | null }>();
   let availability = 'OFFLINE';
   const badge = (): UnreadBadge => ({ workspaceId, threads: counts.size, messages: [...counts.values()].reduce((a, b) => a + b, 0) });
   const mayReceive = () => availability !== 'OFFLINE' || sub.principal.access.can(Permission.UNREAD_BADGES_WHEN_OFFLINE, workspaceId);
@@ -44,11 +46,23 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
         changed = counts.delete(event.threadId);
       } else if (t && event.threadId) {
         const visible = !t.archived && mayReadThread(principal, { workspaceId, assigneeUserId: t.assigneeUserId, assigneeGroupId: t.assigneeGroupId }, sub.groups);
-        if (!visible) changed = counts.delete(event.threadId);
-        else if ((event.type === EventType.MESSAGE_ADDED || event.type === EventType.THREAD_CREATED) && event.payload.message?.direction === 'INBOUND') {
-          counts.set(event.threadId, (counts.get(event.threadId) ?? 0) + 1);
-          changed = true;
+        if (!visible) {
+          changed = counts.delete(event.threadId);
+        } else {
+          assignees.set(event.threadId, { assigneeUserId: t.assigneeUserId, assigneeGroupId: t.assigneeGroupId });
+          if ((event.type === EventType.MESSAGE_ADDED || event.type === EventType.THREAD_CREATED) && event.payload.message?.direction === 'INBOUND') {
+            counts.set(event.threadId, (counts.get(event.threadId) ?? 0) + 1);
+            changed = true;
+          }
         }
+      }
+      if (changed) publish();
+    },
+    onReauthorized: () => {
+      let changed = false;
+      for (const threadId of [...counts.keys()]) {
+        const a = assignees.get(threadId);
+        if (!a || !mayReadThread(sub.principal, { workspaceId, ...a }, sub.groups)) changed = counts.delete(threadId) || changed;
       }
       if (changed) publish();
     },
@@ -76,7 +90,11 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
           trx,
         );
         for (const r of rows) {
-          if (mayReadThread(principal, { workspaceId, assigneeUserId: r.assignee_user_id, assigneeGroupId: r.assignee_group_id }, sub.groups)) counts.set(r.thread_id, Number(r.n));
+          const assignee = { assigneeUserId: r.assignee_user_id, assigneeGroupId: r.assignee_group_id };
+          if (mayReadThread(principal, { workspaceId, ...assignee }, sub.groups)) {
+            counts.set(r.thread_id, Number(r.n));
+            assignees.set(r.thread_id, assignee);
+          }
         }
         return snap!.snapshot;
       },
