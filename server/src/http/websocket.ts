@@ -154,6 +154,8 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           return true;
         }
         const em = opts.orm.em.fork({ clear: true, useContext: false });
+        // Where the log stood before the credential was read: changes passed meanwhile are re-checked on registering.
+        const authenticatedAt = opts.live?.hub.head() ?? { xid: '0', id: '0' };
         const principal = await opts.services.authentication.authenticate(em, token);
         if (!principal) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal;
@@ -161,7 +163,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         if (registry) {
           const socket = ctx.extra.socket as WebSocket;
           const expiresAt = principal.sessionId ? await sessionExpiry(em, principal.sessionId) : null;
-          const connection = registry.add(token, principal, socket, expiresAt);
+          const connection = registry.add(token, principal, socket, expiresAt, authenticatedAt);
           extras.set(connection, ctx.extra);
           ctx.extra.connection = connection;
           socket.once('close', () => {

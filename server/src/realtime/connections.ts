@@ -167,6 +167,12 @@ function revokedError(): GraphQLError {
   return new GraphQLError('Your credential is no longer valid: this subscription has ended', { extensions: { code: ErrorCode.FORBIDDEN } });
 }
 
+/** Whether a change concerns a socket authenticated as this principal. */
+function concerns(change: AccessChange, principal: Principal): boolean {
+  if (!change.userId && !change.sessionId && !change.apiKeyId) return true;
+  return change.userId === principal.userId || (!!change.sessionId && change.sessionId === principal.sessionId) || (!!change.apiKeyId && change.apiKeyId === principal.apiKeyId);
+}
+
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   let set = map.get(key);
   if (!set) map.set(key, (set = new Set()));
@@ -196,7 +202,11 @@ export class ConnectionRegistry {
 
   constructor(readonly deps: RegistryDeps) {}
 
-  add(token: string, principal: Principal, socket: SocketHandle, expiresAt: Date | null): LiveConnection {
+  /**
+   * Registers an authenticated socket. `authenticatedAt` is the hub's head taken before its credential was
+   * resolved: a change the hub passed since then, which concerns it, is re-checked at once.
+   */
+  add(token: string, principal: Principal, socket: SocketHandle, expiresAt: Date | null, authenticatedAt: { xid: string; id: string }): LiveConnection {
     const connection = new LiveConnection(token, principal, socket, this);
     this.indexed.set(connection, principal);
     addTo(this.byUser, principal.userId, connection);
@@ -212,6 +222,8 @@ export class ConnectionRegistry {
     org.connections.add(connection);
     connection.expiresAt = expiresAt;
     connection.armExpiry();
+    const missed = this.deps.hub.accessChangesAfter(authenticatedAt, principal.organizationId);
+    if (missed === null || missed.some((change) => concerns(change, principal))) connection.recheck();
     return connection;
   }
 

@@ -3,10 +3,12 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
-import { ACCESS_CHANGED, type AccessChange, type LoggedEvent } from './events';
+import { ACCESS_CHANGED, compareCursor, type AccessChange, type LoggedEvent } from './events';
 import { readAfter, safeHead } from './event-log';
 
 export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
+/** Access changes remembered for sockets that were authenticating while the hub passed them. */
+const RECENT_ACCESS_CHANGES = 1_000;
 
 /** One live subscription, as the hub sees it. */
 export interface LiveSubscriber {
@@ -41,6 +43,7 @@ export class Hub {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly recentAccess: Array<{ xid: string; id: string; organizationId: string; change: AccessChange }> = [];
   delivered = 0;
 
   constructor(
@@ -169,9 +172,22 @@ export class Hub {
     }
   }
 
+  /**
+   * The access changes of an organization the hub passed after `position` (null: too many to tell, so treat
+   * the credential as changed). A socket authenticated at `position` and registered now re-checks if one
+   * concerns it: it was not in the registry when the change went by.
+   */
+  accessChangesAfter(position: { xid: string; id: string }, organizationId: string): AccessChange[] | null {
+    const oldest = this.recentAccess[0];
+    if (this.recentAccess.length >= RECENT_ACCESS_CHANGES && oldest && compareCursor(oldest, position) > 0) return null;
+    return this.recentAccess.filter((e) => e.organizationId === organizationId && compareCursor(e, position) > 0).map((e) => e.change);
+  }
+
   private fanOutAccess(event: LoggedEvent): void {
     const change = event.payload.access;
     if (!change) return;
+    this.recentAccess.push({ xid: event.xid, id: event.id, organizationId: event.organizationId, change });
+    if (this.recentAccess.length > RECENT_ACCESS_CHANGES) this.recentAccess.shift();
     for (const watcher of [...(this.watchers.get(event.organizationId) ?? [])]) {
       try {
         watcher.accessChanged(change, event);
