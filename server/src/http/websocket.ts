@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../graphql/context';
+import { Session } from '../modules/identity/credentials.entity';
 import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import type { Metrics } from '../observability/metrics';
@@ -32,8 +33,13 @@ export type SocketExtra = {
   connection?: LiveConnection;
 };
 
-/** When a session socket must be re-checked: its session's expiry (cross-tenant: the session id comes from the token). */
+/**
+ * When a session socket must be re-checked: its session's expiry. `authenticate` has just loaded the session
+ * into this EntityManager, so this is usually no query (cross-tenant otherwise: the id comes from the token).
+ */
 async function sessionExpiry(em: EntityManager, sessionId: string): Promise<Date | null> {
+  const loaded = em.getUnitOfWork().getById<Session>(Session.name, sessionId);
+  if (loaded?.expiresAt) return loaded.expiresAt;
   const rows = await em.getConnection().execute<Array<{ expires_at: Date }>>('select expires_at from sessions where id = ?', [sessionId]);
   return rows[0] ? new Date(rows[0].expires_at) : null;
 }
