@@ -308,6 +308,24 @@ describe('access changes reach every open socket on every server process', () =>
     expect(socket.connects).toBe(1);
   });
 
+  it('unread badges drop the threads of an agent group the agent was removed from', { timeout: 120_000 }, async () => {
+    const agent = await org.login(await org.user('BadgeAgent', [{ workspace: W, roles: [Role.AGENT] }]));
+    await ok(a, agent.token, `mutation { setAvailability(availability: ONLINE) { availability } }`);
+    const group = await ok(a, owner.token, `mutation($w: ID!) { createAgentGroup(workspaceId: $w, name: "Badge shift") { id } }`, { w: W.id });
+    const groupId = group.createAgentGroup.id as string;
+    await ok(a, owner.token, `mutation($g: ID!, $u: ID!) { addAgentGroupMember(groupId: $g, userId: $u) { id } }`, { g: groupId, u: agent.id });
+    const key = await ok(a, owner.token, `mutation($w: ID!) { createApiKey(input: { workspaceId: $w, name: "gateway", permissions: [MESSAGES_INGEST] }) { secret } }`, { w: W.id });
+    const inbound = await ok(a, key.createApiKey.secret, `mutation($i: InboundMessageInput!) { ingestInboundMessage(input: $i) { threadId } }`, { i: { workspaceId: W.id, from: nextPhone(), body: 'unread for the group' } });
+    await ok(a, owner.token, `mutation($t: ID!, $g: ID!) { assignThread(threadId: $t, groupId: $g) { id } }`, { t: inbound.ingestInboundMessage.threadId, g: groupId });
+    const socket = socketOnB(agent.token);
+    const badge = subscribe(socket, BADGE, { w: W.id }, (d) => d.unreadCounts);
+    await until('the first badge', () => badge.events.length > 0);
+    expect(badge.events[0].threads).toBe(1);
+    await ok(a, owner.token, `mutation($g: ID!, $u: ID!) { removeAgentGroupMember(groupId: $g, userId: $u) { id } }`, { g: groupId, u: agent.id });
+    await until('the badge dropped the group thread', () => badge.events.at(-1).threads === 0);
+    expect(badge.endedAt).toBeNull();
+  });
+
   it('removing an add-on takes its permission off the socket (queries and mutations on it)', { timeout: 120_000 }, async () => {
     const agent = await org.login(await org.user('Transferrer', [{ workspace: W, roles: [Role.AGENT], addOns: [AddOn.TRANSFER] }]));
     const mine = await startThread(nextPhone());
