@@ -4,6 +4,7 @@ import type { Principal, RequestContext } from '../graphql/context';
 import { ErrorCode } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
 import { loadGroups } from '../modules/inbox/visibility';
+import { Permission } from '../modules/identity/permissions';
 import type { Metrics } from '../observability/metrics';
 import type { Services } from '../services';
 import type { ConnectionMember, LiveConnection } from './connections';
@@ -99,7 +100,7 @@ export class LiveSubscription<T> implements ConnectionMember {
 
   /** Registers with the hub at its head, runs `start`, then goes live. */
   async open(start: Start): Promise<AsyncIterableIterator<T>> {
-    this.groups = await loadGroups(this.em, this.principal.userId);
+    this.groups = await this.groupsOf(this.em, this.principal);
     // Synchronously: the head and the registration are one step, so no event falls between them.
     const head = this.deps.hub.head();
     this.deps.hub.register(this.hubSubscriber);
@@ -120,6 +121,15 @@ export class LiveSubscription<T> implements ConnectionMember {
   /** Runs when the subscription ends, for whatever reason. */
   onEnd(hook: () => void): void {
     this.endHooks.push(hook);
+  }
+
+  /**
+   * The principal's agent groups, where they can matter: someone who reads every thread of each subscribed
+   * workspace sees the same events whatever their groups (no query for supervisors, the common case at scale).
+   */
+  private async groupsOf(em: EntityManager, principal: Principal): Promise<readonly string[]> {
+    if (this.spec.workspaceIds.every((ws) => principal.access.can(Permission.THREADS_READ_ALL, ws))) return [];
+    return loadGroups(em, principal.userId);
   }
 
   push(item: T): void {
@@ -162,7 +172,7 @@ export class LiveSubscription<T> implements ConnectionMember {
       // Group membership is access too (an agent removed from a group stops seeing its threads).
       const em = this.deps.orm.em.fork({ clear: true, useContext: false });
       em.setFilterParams(TENANT_FILTER, { organizationId: fresh.organizationId });
-      this.groups = await loadGroups(em, fresh.userId);
+      this.groups = await this.groupsOf(em, fresh);
       this.principal = fresh;
       this.ctx.principal = fresh;
       this.spec.onReauthorized?.();
