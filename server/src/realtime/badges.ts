@@ -35,6 +35,8 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
     name: 'unreadCounts',
     workspaceIds: [workspaceId],
     allowed: (p) => p.access.can(Permission.THREADS_READ, workspaceId),
+    // Readers of every thread count the same whatever their groups.
+    groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, workspaceId),
     onEvent: (event) => {
       const principal = sub.principal;
       const t = event.payload.thread;

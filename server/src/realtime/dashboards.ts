@@ -87,6 +87,7 @@ export class Dashboards {
       name: 'agentDashboard',
       workspaceIds: [workspaceId],
       allowed: (p) => p.access.can(Permission.AGENT_DASHBOARD_VIEW, workspaceId),
+      groupsMatter: () => false,
       onEvent: (event) => {
         if (RELEVANT.has(event.type)) this.schedule(workspaceId);
       },

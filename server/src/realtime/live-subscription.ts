@@ -4,7 +4,6 @@ import type { Principal, RequestContext } from '../graphql/context';
 import { ErrorCode } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
 import { loadGroups } from '../modules/inbox/visibility';
-import { Permission } from '../modules/identity/permissions';
 import type { Metrics } from '../observability/metrics';
 import type { Services } from '../services';
 import type { ConnectionMember, LiveConnection } from './connections';
@@ -47,6 +46,8 @@ export interface LiveSpec {
   allowed(principal: Principal): boolean;
   /** Called for every event after the starting position, in cursor order, never on a stale principal. */
   onEvent(event: LoggedEvent): void;
+  /** Whether this principal's agent groups can change what it receives (default: yes; loading them is a query). */
+  groupsMatter?(principal: Principal): boolean;
   /** Called after the principal (and groups) were swapped for a narrower or wider one. */
   onReauthorized?(): void;
 }
@@ -123,12 +124,9 @@ export class LiveSubscription<T> implements ConnectionMember {
     this.endHooks.push(hook);
   }
 
-  /**
-   * The principal's agent groups, where they can matter: someone who reads every thread of each subscribed
-   * workspace sees the same events whatever their groups (no query for supervisors, the common case at scale).
-   */
+  /** The principal's agent groups, loaded only where they can change what it receives. */
   private async groupsOf(em: EntityManager, principal: Principal): Promise<readonly string[]> {
-    if (this.spec.workspaceIds.every((ws) => principal.access.can(Permission.THREADS_READ_ALL, ws))) return [];
+    if (this.spec.groupsMatter && !this.spec.groupsMatter(principal)) return [];
     return loadGroups(em, principal.userId);
   }
 

@@ -15,6 +15,8 @@ export interface SubscriptionSpec {
   accept(event: LoggedEvent, principal: Principal, groups: readonly string[]): boolean;
   /** Whether the subscription may go on at all (checked again whenever the socket's access changes). */
   allowed(principal: Principal): boolean;
+  /** Whether agent groups can change what this principal receives (default: yes). */
+  groupsMatter?(principal: Principal): boolean;
 }
 
 const REPLAY_PAGE = 500;
@@ -30,6 +32,7 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
     name: spec.name,
     workspaceIds: spec.workspaceIds,
     allowed: spec.allowed,
+    groupsMatter: spec.groupsMatter,
     onEvent: (event) => {
       if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
     },

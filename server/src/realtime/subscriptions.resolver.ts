@@ -63,6 +63,7 @@ export class SubscriptionResolver {
         workspaceIds: [workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.THREADS_READ, workspaceId),
+        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, workspaceId),
         accept: (e, p, groups) => e.threadId === args.threadId && THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
       });
     },
@@ -85,6 +86,7 @@ export class SubscriptionResolver {
         workspaceIds: [args.workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.THREADS_READ, args.workspaceId),
+        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, args.workspaceId),
         accept: (e, p, groups) => THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
       });
     },
@@ -135,6 +137,7 @@ export class SubscriptionResolver {
         workspaceIds: [args.workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.KEYWORD_ALERTS_RECEIVE, args.workspaceId),
+        groupsMatter: () => false,
         accept: (e, p) => e.type === EventType.KEYWORD_ALERT && p.access.can(Permission.KEYWORD_ALERTS_RECEIVE, e.workspaceId),
       });
     },
