@@ -9,6 +9,7 @@ import {
   IngestInboundMessageDocument,
   LoginDocument,
   OnThreadEventsDocument,
+  SwitchboardError,
   WorkspacesDocument,
 } from '../src/index.js';
 
@@ -40,7 +41,14 @@ const { ingestInboundMessage } = await client.mutate(IngestInboundMessageDocumen
 });
 console.log(`Delivered inbound message ${ingestInboundMessage.messageId} into thread ${ingestInboundMessage.threadId}; waiting for replies (Ctrl-C to stop).`);
 
-for await (const { threadEvents: e } of client.subscribe(OnThreadEventsDocument, { threadId: ingestInboundMessage.threadId })) {
-  if (e.type === 'MESSAGE_ADDED' && e.message?.direction === 'OUTBOUND') console.log(`reply to ${from}: ${e.message.body}`);
-  if (e.type === 'MESSAGE_STATUS' && e.message) console.log(`  delivery: ${e.message.status}`);
+// Reconnects and resumes from the last cursor on its own; it ends only with a typed error (e.g. FORBIDDEN when
+// the key is revoked) or when we stop.
+try {
+  for await (const { threadEvents: e } of client.subscribe(OnThreadEventsDocument, { threadId: ingestInboundMessage.threadId })) {
+    if (e.type === 'MESSAGE_ADDED' && e.message?.direction === 'OUTBOUND') console.log(`reply to ${from}: ${e.message.body}`);
+    if (e.type === 'MESSAGE_STATUS' && e.message) console.log(`  delivery: ${e.message.status}`);
+  }
+} catch (err) {
+  console.error(err instanceof SwitchboardError ? `The stream ended: ${err.code} (${err.message})` : err);
+  process.exitCode = 1;
 }

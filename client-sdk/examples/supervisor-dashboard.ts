@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import {
   createSwitchboardClient,
   LoginDocument,
+  SwitchboardError,
   OnAgentDashboardDocument,
   OnAssignmentTransfersDocument,
   WorkspacesDocument,
@@ -20,10 +21,29 @@ if (!password) {
 
 const anonymous = createSwitchboardClient({ url });
 const { login } = await anonymous.mutate(LoginDocument, { email, password });
-const client = createSwitchboardClient({ url, token: login.token, webSocketImpl: WebSocket });
+// One websocket carries both streams. When it drops (a server restart, the network, a slow-consumer close)
+// the client reconnects once and resumes each stream from its own last cursor; it says so here.
+const client = createSwitchboardClient({
+  url,
+  token: login.token,
+  webSocketImpl: WebSocket,
+  onConnectionChange: (change) => {
+    if (change.state === 'reconnecting' && change.attempt === 1) console.log(`  (connection closed with ${change.closeCode}; reconnecting)`);
+    if (change.state === 'connected') console.log('  (connected)');
+  },
+});
 const { workspaces } = await client.query(WorkspacesDocument);
 const workspace = workspaces.find((w) => w.name === (process.env.WORKSPACE ?? 'North Depot')) ?? workspaces[0]!;
 console.log(`Watching ${workspace.name} as ${login.user.name}. Ctrl-C to stop.`);
+
+/** A stream ends only when we end it, or with a typed error: say which and stop the example. */
+function stopOn(stream: string) {
+  return (err: unknown) => {
+    const reason = err instanceof SwitchboardError ? `${err.code}: ${err.message}` : String(err);
+    console.error(`The ${stream} stream ended (${reason}).`);
+    process.exitCode = 1;
+  };
+}
 
 const dashboard = (async () => {
   for await (const { agentDashboard } of client.subscribe(OnAgentDashboardDocument, { workspaceId: workspace.id })) {
@@ -33,14 +53,16 @@ const dashboard = (async () => {
       console.log(`  ${a.name.padEnd(20)} ${a.availability.padEnd(8)} open ${a.openThreads}  waiting ${a.waitingThreads}  median first response ${median}`);
     }
   }
-})();
+})().catch(stopOn('dashboard'));
 
 const transfers = (async () => {
-  // Resumes on its own after a dropped connection: the SDK keeps the last cursor.
-  for await (const { assignmentTransfers: e } of client.subscribe(OnAssignmentTransfersDocument, { workspaceId: workspace.id })) {
+  // Resumes on its own after a dropped connection, from this stream's last cursor (transfers.cursor).
+  const stream = client.subscribe(OnAssignmentTransfersDocument, { workspaceId: workspace.id }, { after: process.env.AFTER ?? null });
+  for await (const { assignmentTransfers: e } of stream) {
     const a = e.assignment;
     console.log(`  ${e.occurredAt} ${a?.kind ?? e.type} thread ${e.threadId} -> user ${a?.toUserId ?? '-'} group ${a?.toGroupId ?? '-'}${a?.reason ? ` (${a.reason})` : ''}`);
   }
-})();
+})().catch(stopOn('transfers'));
 
+process.once('SIGINT', () => void client.dispose());
 await Promise.all([dashboard, transfers]);

@@ -1,7 +1,8 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
-import { createClient, type Client as WsClient } from 'graphql-ws';
+import { Kind, parse, print, type DocumentNode } from 'graphql';
+import { LiveConnection, type ConnectionChange } from './connection.js';
 import { SwitchboardError, type GraphQLErrorShape } from './errors.js';
+import { LiveSubscriptionImpl, type LiveSubscription } from './live-subscription.js';
 
 export interface SwitchboardClientOptions {
   /** The GraphQL endpoint, e.g. https://switchboard.example.com/graphql (the websocket URL is derived). */
@@ -13,17 +14,29 @@ export interface SwitchboardClientOptions {
   fetch?: typeof fetch;
   /** Defaults to globalThis.WebSocket; on Node 20 pass `WebSocket` from the `ws` package. */
   webSocketImpl?: unknown;
-  /** Reconnection backoff for subscriptions: first delay and cap, in ms. */
+  /**
+   * Reconnection of the client's one websocket: first delay and cap in ms (exponential, with jitter), and how
+   * many failed attempts in a row before every subscription ends with NETWORK_ERROR (default: no limit).
+   */
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  /** A ping after this long without a message; no pong within as long again: reconnect (default 15 000; 0: off). */
+  keepAliveMs?: number;
+  /** Messages per second the client sends at most, resubscriptions included (default 30; the server allows 50). */
+  maxMessagesPerSecond?: number;
+  /** Hears the websocket's state: connecting, connected, reconnecting (with the close code), closed (with the error). */
+  onConnectionChange?: (change: ConnectionChange) => void;
 }
 
 /** Variables argument: optional when the operation has none. */
 type VariablesArg<V> = V extends Record<string, never> ? [variables?: V] : [variables: V];
 
 export interface SubscribeOptions {
-  /** Resume after this cursor (otherwise: from now). */
+  /** Start after this cursor (a LiveEvent's `cursor` you stored); otherwise from now. */
   after?: string | null;
-  /** Reconnect and resume after the last cursor seen when the connection drops (default true). */
+  /**
+   * On a transient drop, resubscribe from the last cursor (default true). With false the subscription ends
+   * with NETWORK_ERROR when the connection is lost, and the others on the client still resume.
+   */
   resume?: boolean;
 }
 
@@ -31,11 +44,13 @@ export interface SwitchboardClient {
   query<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, ...variables: VariablesArg<V>): Promise<R>;
   mutate<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, ...variables: VariablesArg<V>): Promise<R>;
   /**
-   * A live subscription as an async iterator. When the connection drops it reconnects with backoff and
-   * subscribes again with `after` set to the last event's cursor, so no event is lost or repeated.
+   * A live subscription as an async iterator, carried on the client's one websocket. When the socket drops
+   * (server restart, network, slow-consumer close 4008) the client reconnects once for all its subscriptions
+   * and resubscribes each with `after` set to its own last cursor: no event lost or repeated. It ends only
+   * when you end it, or with a SwitchboardError (FORBIDDEN, CURSOR_EXPIRED, UNAUTHENTICATED, ...).
    */
-  subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, options?: SubscribeOptions): AsyncIterableIterator<R>;
-  /** Closes the websocket. */
+  subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, options?: SubscribeOptions): LiveSubscription<R>;
+  /** Ends every subscription and closes the websocket. */
   dispose(): Promise<void>;
 }
 
@@ -43,34 +58,32 @@ function wsUrl(url: string): string {
   return url.replace(/^http/, 'ws');
 }
 
-/** Finds the `cursor` of a subscription payload ({ threadEvents: { cursor } }). */
-function cursorOf(data: unknown): string | null {
-  if (!data || typeof data !== 'object') return null;
-  for (const value of Object.values(data as Record<string, unknown>)) {
-    if (value && typeof value === 'object' && typeof (value as { cursor?: unknown }).cursor === 'string') return (value as { cursor: string }).cursor;
-  }
-  return null;
-}
+/** Where the live event log stands (see `Query.liveCursor`). */
+const LIVE_CURSOR = parse('query LiveCursor { liveCursor }') as TypedDocumentNode<{ liveCursor: string }, Record<string, never>>;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Whether the document's operation declares `$after` (only then does a resume send the cursor). */
+function declaresAfter(document: DocumentNode): boolean {
+  return document.definitions.some(
+    (d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions ?? []).some((v) => v.variable.name.value === 'after'),
+  );
+}
 
 export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
   const credential = options.token ?? options.apiKey;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const retry = { initialDelayMs: 250, maxDelayMs: 5_000, maxAttempts: Infinity, ...options.retry };
-  let ws: WsClient | null = null;
-
-  const socket = (): WsClient => {
-    ws ??= createClient({
+  const backoff = (attempt: number) => Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
+  let connection: LiveConnection | null = null;
+  const live = (): LiveConnection =>
+    (connection ??= new LiveConnection({
       url: wsUrl(options.url),
       webSocketImpl: options.webSocketImpl,
-      lazy: true,
-      // The SDK resumes subscriptions itself (with the last cursor); graphql-ws would replay the old variables.
-      retryAttempts: 0,
       connectionParams: credential ? { authorization: `Bearer ${credential}` } : {},
-    });
-    return ws;
-  };
+      retry,
+      keepAliveMs: options.keepAliveMs ?? 15_000,
+      maxMessagesPerSecond: options.maxMessagesPerSecond ?? 30,
+      onChange: options.onConnectionChange,
+    }));
 
   async function execute<R>(document: TypedDocumentNode<R, any>, variables?: Record<string, unknown>): Promise<R> {
     let response: Response;
@@ -95,91 +108,29 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     return body.data as R;
   }
 
-  function subscribe<R>(document: TypedDocumentNode<R, any>, variables: Record<string, unknown>, opts: SubscribeOptions = {}): AsyncIterableIterator<R> {
-    const query = print(document);
-    const queue: R[] = [];
-    const waiting: Array<{ resolve: (r: IteratorResult<R>) => void; reject: (e: unknown) => void }> = [];
-    let lastCursor = opts.after ?? (variables.after as string | undefined) ?? null;
-    let done = false;
-    let failure: unknown = null;
-    let unsubscribe: (() => void) | null = null;
-
-    const push = (value: R) => {
-      const cursor = cursorOf(value);
-      if (cursor) lastCursor = cursor;
-      const w = waiting.shift();
-      if (w) w.resolve({ value, done: false });
-      else queue.push(value);
-    };
-    const finish = (error?: unknown) => {
-      if (done) return;
-      done = true;
-      failure = error ?? null;
-      unsubscribe?.();
-      for (const w of waiting.splice(0)) (error ? w.reject(error) : w.resolve({ value: undefined as never, done: true }));
-    };
-
-    const run = async () => {
-      let attempt = 0;
-      while (!done) {
-        const outcome = await new Promise<'complete' | 'dropped' | SwitchboardError>((resolve) => {
-          const vars = { ...variables, ...(lastCursor ? { after: lastCursor } : {}) };
-          unsubscribe = socket().subscribe<R>(
-            { query, variables: vars },
-            {
-              next: (result) => {
-                attempt = 0;
-                if (result.errors?.length && !result.data) resolve(SwitchboardError.from(result.errors as GraphQLErrorShape[]));
-                else push(result.data as R);
-              },
-              error: (err) => {
-                // An array of GraphQL errors is the server refusing; 44xx closes are the credential; the rest is
-                // the connection, which a reconnect may fix.
-                if (Array.isArray(err)) resolve(SwitchboardError.from(err as GraphQLErrorShape[]));
-                else if (typeof (err as { code?: unknown })?.code === 'number' && (err as { code: number }).code >= 4400 && (err as { code: number }).code < 4500) {
-                  const code = (err as { code: number }).code;
-                  resolve(new SwitchboardError(code === 4401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', `The server closed the connection (${code})`));
-                } else resolve('dropped');
-              },
-              complete: () => resolve('complete'),
-            },
-          );
+  function subscribe<R>(document: TypedDocumentNode<R, any>, variables: Record<string, unknown>, opts: SubscribeOptions = {}): LiveSubscription<R> {
+    const subscription = new LiveSubscriptionImpl<R>(live(), {
+      query: print(document),
+      variables,
+      acceptsAfter: declaresAfter(document),
+      after: opts.after ?? (typeof variables.after === 'string' ? variables.after : null),
+      resume: opts.resume !== false,
+      retryDelayMs: backoff,
+    });
+    if (!subscription.cursor && declaresAfter(document)) {
+      // No position yet: start from where the log stands now, so a drop before the first event loses nothing.
+      void execute<{ liveCursor: string }>(LIVE_CURSOR)
+        .then(({ liveCursor }) => {
+          subscription.cursor ??= liveCursor;
+        })
+        .catch(() => undefined) // an older server, or no network yet: subscribe from now, as before
+        .finally(() => {
+          if (!subscription.isDone) live().add(subscription);
         });
-        if (done) return;
-        if (outcome === 'complete') return finish();
-        if (outcome instanceof SwitchboardError) {
-          // Access ended, cursor expired, bad input: not something a reconnect fixes.
-          return finish(outcome);
-        }
-        if (opts.resume === false || ++attempt > retry.maxAttempts) return finish(new SwitchboardError('NETWORK_ERROR', 'The connection was lost'));
-        const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
-        await sleep(delay);
-        // The old socket is gone; the next subscribe opens a fresh one.
-        const old = ws;
-        ws = null;
-        void old?.dispose();
-      }
-    };
-    void run();
-
-    return {
-      next() {
-        if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
-        if (done) return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined as never, done: true });
-        return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-      },
-      return() {
-        finish();
-        return Promise.resolve({ value: undefined as never, done: true });
-      },
-      throw(error?: unknown) {
-        finish(error);
-        return Promise.reject(error);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    } else {
+      live().add(subscription);
+    }
+    return subscription;
   }
 
   return {
@@ -187,8 +138,8 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     mutate: (document, ...variables) => execute(document, variables[0] as Record<string, unknown> | undefined),
     subscribe: (document, variables, opts) => subscribe(document, variables, opts),
     async dispose() {
-      await ws?.dispose();
-      ws = null;
+      connection?.dispose();
+      connection = null;
     },
   };
 }

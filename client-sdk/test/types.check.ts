@@ -1,6 +1,19 @@
-// Compiled by tests/sdk/types.test.mts with `tsc -p client-sdk/tsconfig.check.json`: every @ts-expect-error
+// Compiled by tests/sdk/sdk.test.mts with `tsc -p client-sdk/tsconfig.check.json`: every @ts-expect-error
 // below must be an error, so a program that sends a wrong variable type or reads a missing field fails to build.
-import { createSwitchboardClient, ThreadsDocument, SendMessageDocument, MeDocument } from '../src/index.js';
+import {
+  createSwitchboardClient,
+  ThreadsDocument,
+  SendMessageDocument,
+  MeDocument,
+  OnThreadEventsDocument,
+  OnAgentDashboardDocument,
+  SwitchboardError,
+  type Availability,
+  type DeliveryStatus,
+  type MessageDirection,
+  type ThreadStatus,
+  type SwitchboardErrorCode,
+} from '../src/index.js';
 
 async function typed(): Promise<void> {
   const client = createSwitchboardClient({ url: 'http://localhost:4000/graphql', token: 'sbs_x' });
@@ -24,5 +37,34 @@ async function typed(): Promise<void> {
   const me = await client.query(MeDocument);
   // @ts-expect-error: the viewer has no "password"
   void me.me.password;
+
+  // Live payloads are typed as queries are: enums, not plain strings.
+  const stream = client.subscribe(OnThreadEventsDocument, { threadId: 't' });
+  const cursor: string | null = stream.cursor;
+  void cursor;
+  for await (const { threadEvents: e } of stream) {
+    const direction: MessageDirection | undefined = e.message?.direction;
+    const delivery: DeliveryStatus | undefined = e.message?.status;
+    const threadStatus: ThreadStatus | undefined = e.thread?.status;
+    void [direction, delivery, threadStatus];
+    // @ts-expect-error: a message is INBOUND or OUTBOUND
+    if (e.message?.direction === 'SIDEWAYS') break;
+    // @ts-expect-error: a thread is OPEN, SNOOZED or CLOSED
+    if (e.thread?.status === 'PENDING') break;
+  }
+  for await (const { agentDashboard } of client.subscribe(OnAgentDashboardDocument, { workspaceId: 'w' })) {
+    const availability: Availability | undefined = agentDashboard.agents[0]?.availability;
+    void availability;
+  }
+
+  // Error codes are the server's (generated from its ErrorCode enum) and the SDK's own.
+  const codes: SwitchboardErrorCode[] = ['CURSOR_EXPIRED', 'FORBIDDEN', 'BAD_REQUEST', 'NETWORK_ERROR', 'SUBSCRIPTION_COMPLETED'];
+  void codes;
+  // @ts-expect-error: not a code the server or the SDK sends
+  const unknownCode: SwitchboardErrorCode = 'TEAPOT';
+  void unknownCode;
+  const failure = new SwitchboardError('FORBIDDEN', 'closed', [], undefined, 4403);
+  const closeCode: number | undefined = failure.closeCode;
+  void closeCode;
 }
 void typed;

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
 import { initOrm, migrateUp } from './db/orm';
+
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded';
 import { seedDemoIfEmpty } from './db/seed/demo';
 import { buildSchema } from './graphql/schema';
@@ -20,6 +21,10 @@ import { systemClock, type Clock } from './shared/clock';
 import { TENANT_FILTER } from './db/tenant';
 import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
+
+/** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
+const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
+const SERVER_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 
 export interface Switchboard {
   url: string;
@@ -62,7 +67,14 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       logger.info({ dataDir: config.dataDir }, 'no DATABASE_URL: started the embedded Postgres');
     }
 
-    const orm = await initOrm({ databaseUrl, logger: logger.child({ component: 'orm' }), onQuery: opts.onQuery });
+    const orm = await initOrm({
+      databaseUrl,
+      logger: logger.child({ component: 'orm' }),
+      onQuery: opts.onQuery,
+      // A runaway statement or a transaction left open must not hold back everyone's live delivery.
+      statementTimeoutMs: SERVER_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: SERVER_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    });
     cleanup.push(() => orm.close(true));
     if (opts.migrate !== false) {
       const applied = await migrateUp(orm);

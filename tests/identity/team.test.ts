@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, type TestServer } from '../support/server';
 import { OrgBuilder, type FixtureUser } from '../support/fixtures';
-import { Role, AddOn } from '../../server/src/modules/identity/permissions';
+import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { ManualClock } from '../../server/src/shared/clock';
 import { adminQuery } from '../support/services';

@@ -12,7 +12,7 @@ describe('the inbox through the public API', () => {
   let server: TestServer;
   const channel = new SandboxProvider(null);
   let org: OrgBuilder;
-  let W: Workspace, S: Workspace;
+  let W: Workspace;
   let owner: FixtureUser, admin: FixtureUser, supervisor: FixtureUser, agent: FixtureUser, transferAgent: FixtureUser, viewer: FixtureUser, auditor: FixtureUser;
   let ingestKey: string;
 
@@ -34,7 +34,7 @@ describe('the inbox through the public API', () => {
     server = await bootServer({ channel });
     org = new OrgBuilder(server.app, 'Inbox Co');
     W = org.workspace('West');
-    S = org.workspace('South');
+    org.workspace('South'); // a sibling workspace, so that scoping to West is meaningful
     owner = await org.login(await org.user('Owner', [{ workspace: null, roles: [Role.OWNER] }]));
     admin = await org.login(await org.user('Admin', [{ workspace: W, roles: [Role.ADMIN] }]));
     supervisor = await org.login(await org.user('Sup', [{ workspace: W, roles: [Role.SUPERVISOR] }]));

@@ -3,6 +3,10 @@ import type { Client } from 'graphql-ws';
 export interface Stream<T = any> {
   events: T[];
   errors: unknown[];
+  /** Errors that came with data (a field that failed): printed on a timeout, so a null field is not mistaken for a skip. */
+  fieldErrors: unknown[];
+  /** Every event received, before the `keep` filter: what the exactly-once check compares with the log. */
+  received: T[];
   completed: boolean;
   dispose(): void;
   /** Resolves when `n` events arrived (or rejects after timeoutMs). */
@@ -21,6 +25,8 @@ export function collect<T = any>(
   const stream: Stream<T> = {
     events: [],
     errors: [],
+    fieldErrors: [],
+    received: [],
     completed: false,
     dispose: () => undefined,
     waitFor: (n, timeoutMs = 10_000) =>
@@ -28,7 +34,7 @@ export function collect<T = any>(
         const started = Date.now();
         const check = () => {
           if (stream.events.length >= n) return resolve(stream.events);
-          if (Date.now() - started > timeoutMs) return reject(new Error(`got ${stream.events.length} of ${n} events; errors: ${JSON.stringify(stream.errors)}`));
+          if (Date.now() - started > timeoutMs) return reject(new Error(`got ${stream.events.length} of ${n} events; errors: ${JSON.stringify(stream.errors)}; field errors: ${JSON.stringify(stream.fieldErrors)}`));
           setTimeout(check, 10);
         };
         check();
@@ -51,9 +57,10 @@ export function collect<T = any>(
         if (r.errors?.length && !r.data) stream.errors.push(r.errors);
         else {
           const event = pick(r.data);
+          stream.received.push(event);
           if (keep(event)) stream.events.push(event);
         }
-        if (r.errors?.length && r.data) (stream as unknown as { fieldErrors?: unknown[] }).fieldErrors = [...((stream as any).fieldErrors ?? []), ...r.errors];
+        if (r.errors?.length && r.data) stream.fieldErrors.push(...r.errors);
       },
       error: (e) => stream.errors.push(e),
       complete: () => (stream.completed = true),
@@ -62,4 +69,30 @@ export function collect<T = any>(
   return stream;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits, bounded, for a condition that a signal (an event, a callback) will make true; polls every 20 ms. */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * The exactly-once check of a live stream against the log: the cursors received are the log's cursors of the
+ * expected events, each once, in log (commit-safe) order; no gap, no duplicate. Says what is wrong.
+ */
+export function exactlyOnceProblems(received: Array<{ cursor: string }>, expected: string[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  for (const e of received) seen.set(e.cursor, (seen.get(e.cursor) ?? 0) + 1);
+  const duplicates = [...seen].filter(([, n]) => n > 1).map(([c]) => c);
+  if (duplicates.length) problems.push(`duplicates: ${duplicates.slice(0, 5).join(', ')}`);
+  const missing = expected.filter((c) => !seen.has(c));
+  if (missing.length) problems.push(`missing ${missing.length}: ${missing.slice(0, 5).join(', ')}`);
+  const wanted = new Set(expected);
+  const order = received.map((e) => e.cursor).filter((c) => wanted.has(c));
+  const firstOut = order.findIndex((c, i) => i > 0 && expected.indexOf(c) < expected.indexOf(order[i - 1]!));
+  if (firstOut >= 0) problems.push(`out of log order at ${order[firstOut]}`);
+  return problems;
+}

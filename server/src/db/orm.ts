@@ -2,6 +2,7 @@ import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './entities';
 import { migrationsList } from './migrations';
+import { EventWriterLock } from './event-writer-lock';
 import type { Logger } from '../observability/logger';
 
 export interface OrmOptions {
@@ -10,6 +11,12 @@ export interface OrmOptions {
   poolMax?: number;
   /** Called with every SQL statement (query-count assertions in tests, as MikroORM's own tests do). */
   onQuery?: (sql: string) => void;
+  /**
+   * Server sessions: a statement running longer, or a transaction left idle longer, is ended by Postgres
+   * (an event-writing transaction holds back live delivery while it runs). Unset for migrations and tools.
+   */
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
 }
 
 export function ormConfig(opts: OrmOptions): Options {
@@ -31,7 +38,15 @@ export function ormConfig(opts: OrmOptions): Options {
     discovery: { warnWhenNoEntities: true, requireEntitiesArray: true },
     pool: { min: 0, max: opts.poolMax ?? 10 },
     // Postgres keeps acknowledged writes on disk before answering.
-    driverOptions: { connection: { application_name: 'switchboard' } },
+    driverOptions: {
+      connection: {
+        application_name: 'switchboard',
+        ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+        ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
+      },
+    },
+    // Event writers announce themselves before they get a transaction id (see event-writer-lock.ts).
+    subscribers: [new EventWriterLock()],
     forceUtcTimezone: true,
     // Every tenant table filters on its own organization_id: joining related rows to apply their filters too
     // costs joins on every query and, under FOR UPDATE, locks rows of other tables.

@@ -15,9 +15,9 @@ import { InboxResolver } from '../modules/inbox/inbox.resolver';
 import { ContactResolver } from '../modules/inbox/contacts.resolver';
 import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
+import { LivePositionResolver } from '../realtime/position.resolver';
 import { applyAuth, authDirective } from './auth';
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 const RESOLVERS: NonEmptyArray<Function> = [
   IdentityResolver,
   TeamResolver,
@@ -31,6 +31,7 @@ const RESOLVERS: NonEmptyArray<Function> = [
   CatalogueResolver,
   SubscriptionResolver,
   DashboardSubscriptionResolver,
+  LivePositionResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

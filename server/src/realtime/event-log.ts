@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { EVENT_WRITER_LOCK } from '../db/event-writer-lock';
 import { encodeEventCursor, type LoggedEvent, type NewEvent } from './events';
 
 /** Workspaces touched by a transaction's events, published as wake-ups once it commits. */
@@ -6,8 +7,8 @@ const pendingWakeups = new WeakMap<object, Set<string>>();
 
 /**
  * Appends an event in the caller's transaction: the change and its event commit together or not at all.
- * `xid` is the appending transaction's id; readers deliver only below the oldest running transaction, so
- * an event never overtakes one that commits later with a smaller id (see STACK-NOTES: commit order).
+ * `xid` is the appending transaction's id; readers deliver only below the oldest running event writer (the
+ * safe line below), so an event never overtakes one that commits later with a smaller id.
  */
 export async function appendEvent(em: EntityManager, event: NewEvent): Promise<void> {
   const trx = em.getTransactionContext();
@@ -57,36 +58,73 @@ export function toLogged(r: EventRow): LoggedEvent {
 }
 
 /**
- * The safe line: every transaction of this database below it has finished, every later one sorts after it.
- * It is the snapshot's xmin, except that transactions proven to run in another database of the cluster are
- * skipped: only this database's transactions write events, and a long write elsewhere (a restore, another
- * application, a test database being created) must not hold live delivery back. A running transaction we
- * cannot attribute (no pg_stat_activity row visible to us, a prepared transaction) still holds the line.
+ * The safe line: every event below it is committed and visible to this statement, and every event appended
+ * later sorts above it. It is the smallest running transaction id of the statement's snapshot, skipping the
+ * ones proven to be running non-writers, or the snapshot's xmax when none is left.
+ *
+ * Why this is sound: take x in the snapshot's xip (running when the snapshot was taken). pg_locks is read
+ * after the snapshot, in one consistent pass over the lock table (one materialised read of pg_lock_status).
+ * If x still runs at that moment, its own transactionid lock is there under its virtual transaction; had x
+ * been a writer it would hold the writer lock under the same virtual transaction (taken before x existed,
+ * held until x ends), so only a running non-writer is skipped. If x has ended since the snapshot, it is not
+ * in pg_locks and holds the line (its rows are invisible to this snapshot). A transaction with no id yet
+ * gets one at or above xmax. Not monotonic (a skipped non-writer that ends before the next read holds the
+ * next line), so readers never treat the line as a position; the hub keeps the highest line it has proven
+ * and passes it back as a floor (see readAfter).
  */
-const SAFE_LINE = `coalesce(
-  (select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
-    where not exists (select 1 from pg_stat_activity a
-                       where a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
-                         and a.datname is distinct from current_database())),
-  pg_snapshot_xmax(pg_current_snapshot()))`;
+export const SAFE_LINE = `(with locks as materialized (
+     select locktype, transactionid, virtualtransaction, classid, objid, objsubid, database, mode, granted from pg_locks
+      where locktype in ('transactionid', 'advisory')),
+   writers as (
+     select virtualtransaction from locks
+      where locktype = 'advisory' and classid = ${EVENT_WRITER_LOCK.classId}::oid and objid = ${EVENT_WRITER_LOCK.objectId}::oid
+        and objsubid = 2 and database = (select oid from pg_database where datname = current_database())),
+   running_non_writers as (
+     select transactionid from locks
+      where locktype = 'transactionid' and mode = 'ExclusiveLock' and granted
+        and virtualtransaction not in (select virtualtransaction from writers))
+   select coalesce(
+     (select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
+       where not exists (select 1 from running_non_writers n where n.transactionid = ((x::text::bigint % 4294967296)::text)::xid)),
+     pg_snapshot_xmax(pg_current_snapshot())))`;
+
+export interface LogPosition {
+  xid: string;
+  id: string;
+}
+
+export interface LogRead {
+  events: LoggedEvent[];
+  /** The safe line of this read, at least the floor passed in: a proven bound to pass to the next read. */
+  line: string;
+}
 
 /**
- * Events after a position, in cursor order, up to the safe line. Cross-tenant on purpose: one tailer per
- * process reads for all its subscribers; each event is then authorised per subscriber.
+ * Events after a position, in cursor order, up to the safe line (or the floor, a line proven by an earlier
+ * read, when that is higher). Cross-tenant on purpose: one tailer per process reads for all its
+ * subscribers; each event is then authorised per subscriber.
  */
-export async function readAfter(em: EntityManager, after: { xid: string; id: string }, limit: number, scope?: { organizationId: string; workspaceIds: string[] }) {
-  const params: unknown[] = [after.xid, after.id];
-  let where = `(xid, id) > (?::xid8, ?::bigint) and xid < ${SAFE_LINE}`;
+export async function readLog(em: EntityManager, after: LogPosition, limit: number, floor = '0', scope?: { organizationId: string; workspaceIds: string[] }): Promise<LogRead> {
+  const params: unknown[] = [floor, after.xid, after.id];
+  let where = `(e.xid, e.id) > (?::xid8, ?::bigint) and e.xid < line.l`;
   if (scope) {
-    where += ` and organization_id = ? and workspace_id = any(?::uuid[])`;
+    where += ` and e.organization_id = ? and e.workspace_id = any(?::uuid[])`;
     params.push(scope.organizationId, `{${scope.workspaceIds.join(',')}}`);
   }
   params.push(limit);
-  const rows = await em.getConnection().execute<EventRow[]>(
-    `select id, xid::text as xid, organization_id, workspace_id, type, thread_id, payload, created_at from events where ${where} order by xid, id limit ?`,
+  const rows = await em.getConnection().execute<Array<Partial<EventRow> & { line: string }>>(
+    `with line as (select greatest(${SAFE_LINE}, ?::xid8) as l)
+     select line.l::text as line, e.id, e.xid::text as xid, e.organization_id, e.workspace_id, e.type, e.thread_id, e.payload, e.created_at
+       from line left join lateral (
+         select * from events e where ${where} order by e.xid, e.id limit ?) e on true`,
     params,
   );
-  return rows.map(toLogged);
+  return { line: rows[0]?.line ?? floor, events: rows.filter((r) => r.id != null).map((r) => toLogged(r as EventRow)) };
+}
+
+/** Events after a position up to the safe line (see readLog). */
+export async function readAfter(em: EntityManager, after: LogPosition, limit: number, scope?: { organizationId: string; workspaceIds: string[] }) {
+  return (await readLog(em, after, limit, '0', scope)).events;
 }
 
 /**
@@ -112,17 +150,12 @@ export async function readRange(
 }
 
 /** The newest safe position (where a fresh tailer starts). */
-export async function safeHead(em: EntityManager): Promise<{ xid: string; id: string }> {
+export async function safeHead(em: EntityManager, floor = '0'): Promise<LogPosition> {
   const rows = await em.getConnection().execute<Array<{ xid: string | null; id: string | null }>>(
-    `select xid::text as xid, id::text as id from events where xid < ${SAFE_LINE} order by xid desc, id desc limit 1`,
+    `select xid::text as xid, id::text as id from events where xid < greatest(${SAFE_LINE}, ?::xid8) order by xid desc, id desc limit 1`,
+    [floor],
   );
   return rows[0]?.xid ? { xid: rows[0].xid, id: rows[0].id! } : { xid: '0', id: '0' };
-}
-
-/** The oldest event still kept (a cursor before it has lost events: CURSOR_EXPIRED). */
-export async function oldestRetained(em: EntityManager): Promise<{ xid: string; id: string } | null> {
-  const rows = await em.getConnection().execute<Array<{ xid: string; id: string }>>(`select xid::text as xid, id::text as id from events order by xid, id limit 1`);
-  return rows[0] ?? null;
 }
 
 /**

@@ -4,7 +4,7 @@ import { ErrorCode } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
 import { ACCESS_CHANGED, compareCursor, type AccessChange, type LoggedEvent } from './events';
-import { readAfter, safeHead } from './event-log';
+import { readLog, safeHead } from './event-log';
 
 export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
 /** Access changes remembered for sockets that were authenticating while the hub passed them. */
@@ -35,6 +35,8 @@ export interface AccessWatcher {
  */
 export class Hub {
   private cursor: { xid: string; id: string } = { xid: '0', id: '0' };
+  /** The highest safe line proven so far: the line itself may dip back, the hub's reads never do. */
+  private line = '0';
   private readonly byWorkspace = new Map<string, Set<LiveSubscriber>>();
   private readonly watchers = new Map<string, Set<AccessWatcher>>();
   /** Bus channels held open, by channel key (a workspace id, or an organization id for access changes). */
@@ -162,7 +164,8 @@ export class Hub {
   private async tail(): Promise<void> {
     const em = this.orm.em.fork();
     for (;;) {
-      const batch = await readAfter(em, this.cursor, 500);
+      const { events: batch, line } = await readLog(em, this.cursor, 500, this.line);
+      this.line = line;
       for (const event of batch) {
         this.cursor = { xid: event.xid, id: event.id };
         if (event.type === ACCESS_CHANGED) this.fanOutAccess(event);

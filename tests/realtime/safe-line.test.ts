@@ -1,0 +1,164 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, type TestServer } from '../support/server';
+import { OrgBuilder, type FixtureUser } from '../support/fixtures';
+import { Role } from '../../server/src/modules/identity/permissions';
+import type { Workspace } from '../../server/src/modules/identity/organization.entity';
+import { TAKE_EVENT_WRITER_LOCK } from '../../server/src/db/event-writer-lock';
+import { SAFE_LINE } from '../../server/src/realtime/event-log';
+import { collect } from './support';
+
+const THREAD = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { body } } }`;
+
+/** Asks until the condition holds (true) or a generous number of attempts has passed (false). */
+async function eventually(condition: () => Promise<boolean>, attempts = 200): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await condition()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/**
+ * The event log's safe line is held only by transactions that write events (they take the event-writer lock
+ * before they have a transaction id). These tests force each interleaving with explicit transactions.
+ */
+describe('the safe line of the event log', () => {
+  let server: TestServer;
+  let org: OrgBuilder;
+  let W: Workspace;
+  let supervisor: FixtureUser;
+  const open: pg.Client[] = [];
+
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: server.db.url });
+    await c.connect();
+    open.push(c);
+    return c;
+  };
+  const gqlOk = async (query: string, variables: Record<string, unknown>) => {
+    const r = await server.gql<any>(query, variables, { token: supervisor.token });
+    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+    return r.body.data!;
+  };
+  const startThread = (phone: string) =>
+    gqlOk(`mutation($w: ID!, $p: String!) { startThread(input: { workspaceId: $w, phone: $p, body: "start" }) { id } }`, { w: W.id, p: phone }).then((d) => d.startThread.id as string);
+  const send = (threadId: string, body: string) => gqlOk(`mutation($t: ID!, $b: String!) { sendMessage(input: { threadId: $t, body: $b }) { id } }`, { t: threadId, b: body });
+
+  /** Appends an event by hand, the way an outside writer must: the writer lock first, then the insert. */
+  const appendRaw = async (c: pg.Client, threadId: string, body: string) => {
+    const { rows } = await c.query(`select organization_id, workspace_id from threads where id = $1`, [threadId]);
+    const payload = JSON.stringify({ thread: { id: threadId, status: 'OPEN', archived: false, needsResponse: false, assigneeUserId: null, assigneeGroupId: null, lastActivityAt: new Date().toISOString(), campaignId: null }, message: { id: threadId, direction: 'OUTBOUND', body, status: 'QUEUED', authorId: null, automated: false, createdAt: new Date().toISOString() } });
+    const r = await c.query(`insert into events (organization_id, workspace_id, type, thread_id, payload) values ($1, $2, 'MESSAGE_ADDED', $3, $4) returning xid::text as xid`, [rows[0].organization_id, rows[0].workspace_id, threadId, payload]);
+    return r.rows[0].xid as string;
+  };
+
+  beforeAll(async () => {
+    server = await bootServer();
+    org = new OrgBuilder(server.app, 'Line Co');
+    W = org.workspace('West');
+    supervisor = await org.login(await org.user('Sup', [{ workspace: W, roles: [Role.SUPERVISOR] }]));
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.end().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('is not held back by a long transaction of the same database that writes no events', async () => {
+    const threadId = await startThread('+15554000001');
+    const stream = collect(server.wsClient({ connectionParams: { authorization: `Bearer ${supervisor.token}` } }), THREAD, { t: threadId }, (d) => d.threadEvents);
+    // An unrelated session holds a transaction id and stays idle in its transaction (a report, an import).
+    const idle = await connect();
+    await idle.query('begin');
+    await idle.query('select pg_current_xact_id()');
+    // Until the subscription is live, messages may land before it: send until one arrives.
+    let n = 0;
+    const deadline = Date.now() + 60_000;
+    while (!stream.events.some((e) => e.message?.body?.startsWith('while-idle')) && Date.now() < deadline) {
+      await send(threadId, `while-idle-${n++}`);
+      await stream.waitFor(stream.events.length + 1, 2_000).catch(() => undefined);
+    }
+    expect(stream.events.some((e) => e.message?.body?.startsWith('while-idle'))).toBe(true);
+    // The unrelated transaction was open the whole time.
+    expect((await idle.query(`select pg_current_xact_id_if_assigned() is not null as open`)).rows[0].open).toBe(true);
+    await idle.query('rollback');
+    stream.dispose();
+  });
+
+  it('skips a running transaction without the writer lock, but stops at one that holds it', async () => {
+    const threadId = await startThread('+15554000002');
+    const reader = await connect();
+    const line = async () => (await reader.query(`select ${SAFE_LINE}::text as line`)).rows[0].line as string;
+
+    const bystander = await connect();
+    await bystander.query('begin');
+    const bystanderXid = (await bystander.query('select pg_current_xact_id()::text as x')).rows[0].x as string;
+    // Another database's transaction ending at the instant of a read may hold one read back: ask again.
+    expect(await eventually(async () => BigInt(await line()) > BigInt(bystanderXid))).toBe(true);
+
+    const writer = await connect();
+    await writer.query('begin');
+    await writer.query(TAKE_EVENT_WRITER_LOCK);
+    const writerXid = await appendRaw(writer, threadId, 'slow writer');
+    expect(BigInt(await line())).toBeLessThanOrEqual(BigInt(writerXid));
+    expect(await eventually(async () => (await line()) === writerXid)).toBe(true);
+    await writer.query('commit');
+    expect(await eventually(async () => BigInt(await line()) > BigInt(writerXid))).toBe(true);
+    await bystander.query('rollback');
+  });
+
+  it('holds at a writer that commits between the snapshot and the lock read, and never returns what the snapshot cannot see', async () => {
+    const threadId = await startThread('+15554000003');
+    const writer = await connect();
+    await writer.query('begin');
+    await writer.query(TAKE_EVENT_WRITER_LOCK);
+    const slowXid = await appendRaw(writer, threadId, 'slow');
+    // A later writer commits first: its event sorts after the slow one.
+    const later = await connect();
+    await later.query('begin');
+    await later.query(TAKE_EVENT_WRITER_LOCK);
+    const laterXid = await appendRaw(later, threadId, 'later');
+    await later.query('commit');
+    expect(BigInt(laterXid)).toBeGreaterThan(BigInt(slowXid));
+
+    // A repeatable-read reader keeps one snapshot (taken while `slow` runs) across statements, while pg_locks
+    // is read afresh each time: exactly the moment of a writer ending between snapshot and lock read.
+    const reader = await connect();
+    await reader.query('begin isolation level repeatable read');
+    const before = (await reader.query(`select ${SAFE_LINE}::text as line`)).rows[0].line as string;
+    expect(BigInt(before)).toBeLessThanOrEqual(BigInt(slowXid));
+    await writer.query('commit');
+    const after = (await reader.query(`select ${SAFE_LINE}::text as line`)).rows[0].line as string;
+    expect(BigInt(after)).toBeLessThanOrEqual(BigInt(slowXid));
+    const visible = await reader.query(`select payload->'message'->>'body' as body from events where thread_id = $1 and xid < (${SAFE_LINE}) order by xid, id`, [threadId]);
+    expect(visible.rows.map((r) => r.body)).not.toContain('later');
+    await reader.query('rollback');
+
+    // A fresh read sees both, in commit-safe order.
+    const fresh = await connect();
+    const rows = await fresh.query(`select payload->'message'->>'body' as body from events where thread_id = $1 and xid < (${SAFE_LINE}) and type = 'MESSAGE_ADDED' order by xid, id`, [threadId]);
+    expect(rows.rows.map((r) => r.body).slice(-2)).toEqual(['slow', 'later']);
+  });
+
+  it('takes the writer lock in every server transaction before it has a transaction id', async () => {
+    const threadId = await startThread('+15554000004');
+    const seen: string[] = [];
+    const em = server.app.orm.em.fork();
+    await em.transactional(async (tx) => {
+      const conn = tx.getConnection();
+      const trx = tx.getTransactionContext();
+      const rows = await conn.execute<Array<{ locked: boolean; xid: string | null }>>(
+        `select exists (select 1 from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and classid = 1396852054::oid) as locked,
+                pg_current_xact_id_if_assigned()::text as xid`,
+        [],
+        'all',
+        trx,
+      );
+      seen.push(String(rows[0]!.locked), String(rows[0]!.xid));
+    });
+    expect(seen).toEqual(['true', 'null']);
+    expect(threadId).toBeTruthy();
+  });
+});
