@@ -112,12 +112,12 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     cleanup.push(() => bus.close());
 
     const metrics = new Metrics();
-    // One tailer per process reads the event log and fans events out to this process's subscribers.
+    // One tailer per process reads the event log and fans events out to this process's subscribers, and
+    // access changes (ACCESS_CHANGED rows) to its socket registry (http/websocket.ts).
     const hub = new Hub(orm, bus, logger.child({ component: 'hub' }));
     await hub.start();
     cleanup.push(() => hub.stop());
     orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => void hub.publishWakeups(workspaces)));
-    services.team.onAccessChanged((organizationId, userId) => void hub.publishAccessChanged(organizationId, userId));
     const pruneTimer = setInterval(() => {
       pruneEvents(orm.em.fork(), config.eventRetentionDays).catch((err) => logger.warn({ err }, 'event pruning failed'));
     }, 3_600_000);
@@ -127,7 +127,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     const stopSnoozeSweeper = startSnoozeSweeper(orm.em, services.clock, logger.child({ component: 'snooze' }));
     cleanup.push(async () => stopSnoozeSweeper());
 
-    const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm, hub) };
+    const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
     cleanup.push(() => http.stop());
 

@@ -19,7 +19,7 @@ describe('start-up with bad configuration', () => {
     expect(server.stderr()).toMatch(message);
     expect(server.stderr().trim().split('\n')).toHaveLength(1);
     expect(server.stderr()).not.toMatch(/\bat .*\.js:\d+/);
-  }, 120_000);
+  });
 
   it('exits 1 with one line when the database cannot be reached', async () => {
     const server = spawnServer({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' });

@@ -110,10 +110,9 @@ describe('the Redis bus when Redis is away', () => {
     const workspaceId = `ws-${randomBytes(4).toString('hex')}`;
     const subscriber: LiveSubscriber = {
       organizationId: 'org',
-      userId: 'user',
       workspaceIds: new Set([workspaceId]),
       deliver: () => undefined,
-      accessChanged: () => undefined,
+      fail: () => undefined,
     };
     hub.register(subscriber);
     cleanups.push(async () => hub.unregister(subscriber));

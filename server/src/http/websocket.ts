@@ -3,12 +3,16 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, v
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../graphql/context';
+import { Session } from '../modules/identity/credentials.entity';
 import { ErrorCode, formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import { containsNul, nulError } from '../graphql/input-guards';
 import type { Metrics } from '../observability/metrics';
 import { subscribeShared } from '../realtime/shared-execution';
+import { ConnectionRegistry, type LiveConnection } from '../realtime/connections';
+import { bindConnection } from '../realtime/live-subscription';
 import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
 
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
@@ -26,7 +30,20 @@ export type SocketExtra = {
   clientAddress?: string;
   /** Kept to re-check the socket's credential when its user's access changes. */
   token?: string;
+  /** The socket as a credential: re-checked on every access change that concerns it. */
+  connection?: LiveConnection;
 };
+
+/**
+ * When a session socket must be re-checked: its session's expiry. `authenticate` has just loaded the session
+ * into this EntityManager, so this is usually no query (cross-tenant otherwise: the id comes from the token).
+ */
+async function sessionExpiry(em: EntityManager, sessionId: string): Promise<Date | null> {
+  const loaded = em.getUnitOfWork().getById<Session>(Session.name, sessionId);
+  if (loaded?.expiresAt) return loaded.expiresAt;
+  const rows = await em.getConnection().execute<Array<{ expires_at: Date }>>('select expires_at from sessions where id = ?', [sessionId]);
+  return rows[0] ? new Date(rows[0].expires_at) : null;
+}
 
 export interface WebSocketOptions extends ContextDeps {
   httpServer: HttpServer;
@@ -79,22 +96,26 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     socket.once('close', () => opts.metrics.websocketConnections.dec());
   });
 
-  // Sockets by user: when a user's access changes (deactivation, roles), their sockets re-authenticate and
-  // those whose credential no longer holds are closed (4403) at once.
-  const socketsByUser = new Map<string, Set<{ socket: WebSocket; extra: SocketExtra }>>();
-  const stopWatching = opts.services.team.onAccessChanged((_organizationId, userId) => {
-    for (const entry of socketsByUser.get(userId) ?? []) {
-      const em = opts.orm.em.fork({ clear: true, useContext: false });
-      void opts.services.authentication
-        .authenticate(em, entry.extra.token ?? '')
-        .then((principal) => {
-          if (principal) entry.extra.principal = principal;
-          // A moment's grace: the subscriptions' FORBIDDEN errors go out before the socket closes.
-          else setTimeout(() => entry.socket.close(CloseCode.Forbidden, 'Forbidden'), 250).unref();
-        })
-        .catch((err) => opts.logger.warn({ err }, 'could not re-check a socket after an access change'));
-    }
-  });
+  // Sockets are credentials: every authenticated socket is indexed by user, session and API key, and each
+  // access change (read from the event log by the hub) re-checks the affected sockets once: a credential
+  // that is gone closes the socket (4403), a changed one is swapped in for its subscriptions and operations.
+  const registry = opts.live
+    ? new ConnectionRegistry({
+        orm: opts.orm,
+        hub: opts.live.hub,
+        logger: opts.logger,
+        metrics: opts.metrics,
+        authenticate: (orm, token) => opts.services.authentication.authenticate(orm.em.fork({ clear: true, useContext: false }), token),
+      })
+    : null;
+  const extras = new WeakMap<LiveConnection, SocketExtra>();
+  if (registry) {
+    registry.onPrincipal = (connection, principal) => {
+      const extra = extras.get(connection);
+      if (extra) extra.principal = principal;
+    };
+  }
+  const forbidden = () => [new GraphQLError('Your credential is no longer valid', { extensions: { code: ErrorCode.FORBIDDEN } })];
 
   const rules = [...specifiedRules, ...VALIDATION_RULES, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
@@ -140,22 +161,32 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           return true;
         }
         const em = opts.orm.em.fork({ clear: true, useContext: false });
+        // Where the log stood before the credential was read: changes passed meanwhile are re-checked on registering.
+        const authenticatedAt = opts.live?.hub.head() ?? { xid: '0', id: '0' };
         const principal = await opts.services.authentication.authenticate(em, token);
         if (!principal) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal;
         ctx.extra.token = token;
-        const socket = ctx.extra.socket as WebSocket;
-        const entry = { socket, extra: ctx.extra };
-        let set = socketsByUser.get(principal.userId);
-        if (!set) socketsByUser.set(principal.userId, (set = new Set()));
-        set.add(entry);
-        socket.once('close', () => {
-          set.delete(entry);
-          if (set.size === 0) socketsByUser.delete(principal.userId);
-        });
+        if (registry) {
+          const socket = ctx.extra.socket as WebSocket;
+          const expiresAt = principal.sessionId ? await sessionExpiry(em, principal.sessionId) : null;
+          const connection = registry.add(token, principal, socket, expiresAt, authenticatedAt);
+          extras.set(connection, ctx.extra);
+          ctx.extra.connection = connection;
+          socket.once('close', () => {
+            connection.dispose();
+            registry.remove(connection);
+          });
+        }
         return true;
       },
-      onSubscribe: (_ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+        // An operation on a socket whose credential is being re-checked runs on the outcome.
+        const connection = ctx.extra.connection;
+        if (connection) {
+          await connection.settled();
+          if (connection.revoked) return forbidden();
+        }
         const checked = checkDocument(payload.query);
         if (!('document' in checked)) return checked.errors;
         if (containsNul(payload.variables)) return [nulError()];
@@ -167,14 +198,18 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           variableValues: payload.variables,
         };
       },
-      context: (ctx) =>
-        buildContext(opts, {
+      context: async (ctx) => {
+        const connection = ctx.extra.connection;
+        const context = await buildContext(opts, {
           requestId: requestIdFrom(undefined),
           clientAddress: ctx.extra.clientAddress ?? 'unknown',
           token: null,
-          principal: ctx.extra.principal ?? null,
+          principal: connection ? connection.principal : (ctx.extra.principal ?? null),
           credential: ctx.extra.token,
-        }),
+        });
+        if (connection) bindConnection(context, connection);
+        return context;
+      },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return result;
         return {
@@ -194,7 +229,6 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     wss,
     /** Closes every socket with 1001 (going away) and stops graphql-ws. */
     async close(): Promise<void> {
-      stopWatching();
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await serverCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

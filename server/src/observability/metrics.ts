@@ -30,6 +30,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly subscriptionsEnded = new Counter({
+    name: 'switchboard_subscriptions_ended_total',
+    help: 'Live subscriptions ended, by subscription and reason',
+    labelNames: ['subscription', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly accessRechecks = new Counter({
+    name: 'switchboard_socket_access_rechecks_total',
+    help: 'Socket credentials re-resolved after an access change, by outcome (kept, closed, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }

@@ -1,13 +1,9 @@
-import { GraphQLError } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
 import { uuidArray } from '../db/tenant';
 import { Permission } from '../modules/identity/permissions';
 import { EventType } from './events';
-import type { Hub, LiveSubscriber } from './hub';
-import type { LiveDeps } from './live';
-import { PushQueue } from './queue';
+import { LiveSubscription, type LiveDeps } from './live-subscription';
 
 export interface AgentStatusRow {
   userId: string;
@@ -24,7 +20,7 @@ export interface AgentDashboardSnapshot {
   agents: AgentStatusRow[];
 }
 
-const RELEVANT = new Set([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED]);
+const RELEVANT = new Set<string>([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED]);
 const DEBOUNCE_MS = 250;
 
 /** Agents of a workspace (AGENT role reaching it), with their load and today's median first response. */
@@ -65,11 +61,13 @@ export async function agentDashboard(orm: MikroORM, organizationId: string, work
 /**
  * Live agent dashboards: a snapshot, then a new snapshot when something relevant happens in the workspace.
  * One query per workspace per debounce window per process, shared by every dashboard subscriber there.
+ * Each subscriber registers (lifecycle: live-subscription.ts) before its first snapshot is read, so a change
+ * committed meanwhile schedules a fresh one.
  */
 export class Dashboards {
-  private readonly workspaces = new Map<string, { organizationId: string; queues: Set<PushQueue<AgentDashboardSnapshot>>; timer: NodeJS.Timeout | null }>();
+  private readonly workspaces = new Map<string, { organizationId: string; subscribers: Set<LiveSubscription<AgentDashboardSnapshot>>; timer: NodeJS.Timeout | null }>();
 
-  constructor(private readonly orm: MikroORM, private readonly hub: Hub) {}
+  constructor(private readonly orm: MikroORM) {}
 
   private schedule(workspaceId: string): void {
     const entry = this.workspaces.get(workspaceId);
@@ -77,48 +75,38 @@ export class Dashboards {
     entry.timer = setTimeout(() => {
       entry.timer = null;
       agentDashboard(this.orm, entry.organizationId, workspaceId)
-        .then((snapshot) => entry.queues.forEach((q) => q.push(snapshot)))
+        .then((snapshot) => entry.subscribers.forEach((s) => s.push(snapshot)))
         .catch(() => undefined);
     }, DEBOUNCE_MS);
     entry.timer.unref();
   }
 
   async open(ctx: RequestContext, deps: LiveDeps, workspaceId: string): Promise<AsyncIterableIterator<AgentDashboardSnapshot>> {
-    const principal = ctx.principal!;
+    const organizationId = ctx.principal!.organizationId;
+    const sub = new LiveSubscription<AgentDashboardSnapshot>(ctx, deps, {
+      name: 'agentDashboard',
+      workspaceIds: [workspaceId],
+      allowed: (p) => p.access.can(Permission.AGENT_DASHBOARD_VIEW, workspaceId),
+      groupsMatter: () => false,
+      onEvent: (event) => {
+        if (RELEVANT.has(event.type)) this.schedule(workspaceId);
+      },
+    });
     let entry = this.workspaces.get(workspaceId);
-    if (!entry) this.workspaces.set(workspaceId, (entry = { organizationId: principal.organizationId, queues: new Set(), timer: null }));
-    const queue = new PushQueue<AgentDashboardSnapshot>(() => {
-      this.hub.unregister(sub);
-      entry!.queues.delete(queue);
-      deps.metrics?.activeSubscriptions.dec();
-      if (entry!.queues.size === 0) {
+    if (!entry) this.workspaces.set(workspaceId, (entry = { organizationId, subscribers: new Set(), timer: null }));
+    entry.subscribers.add(sub);
+    const leave = () => {
+      entry!.subscribers.delete(sub);
+      if (entry!.subscribers.size === 0 && this.workspaces.get(workspaceId) === entry) {
         if (entry!.timer) clearTimeout(entry!.timer);
         this.workspaces.delete(workspaceId);
       }
-    });
-    const sub: LiveSubscriber = {
-      organizationId: principal.organizationId,
-      userId: principal.userId,
-      workspaceIds: new Set([workspaceId]),
-      deliver: (event) => {
-        if (RELEVANT.has(event.type)) this.schedule(workspaceId);
-      },
-      accessChanged: () => {
-        const fork = deps.orm.em.fork({ clear: true, useContext: false });
-        void (async () => {
-          const fresh = ctx.credential ? await deps.services.authentication.authenticate(fork, ctx.credential) : null;
-          if (!fresh || !fresh.access.can(Permission.AGENT_DASHBOARD_VIEW, workspaceId)) {
-            queue.fail(new GraphQLError('Your access changed: this subscription has ended', { extensions: { code: ErrorCode.FORBIDDEN } }));
-          } else {
-            ctx.principal = fresh;
-          }
-        })().catch(() => undefined);
-      },
     };
-    entry.queues.add(queue);
-    this.hub.register(sub);
-    deps.metrics?.activeSubscriptions.inc();
-    queue.push(await agentDashboard(this.orm, principal.organizationId, workspaceId));
-    return queue;
+    sub.onEnd(leave);
+    return sub.open(async () => {
+      sub.push(await agentDashboard(this.orm, organizationId, workspaceId));
+      // Every later event (even one the snapshot already shows) only schedules a fresh snapshot.
+      return () => false;
+    });
   }
 }

@@ -127,6 +127,28 @@ export async function readAfter(em: EntityManager, after: LogPosition, limit: nu
   return (await readLog(em, after, limit, '0', scope)).events;
 }
 
+/**
+ * Events in (after, upTo], in cursor order, with no safe-line bound: `upTo` is a position the hub has already
+ * delivered, so every event at or below it is committed (its transaction was below the safe line when the hub
+ * read it). A new subscription replays exactly this range, then the events the hub delivers after `upTo`.
+ */
+export async function readRange(
+  em: EntityManager,
+  after: { xid: string; id: string },
+  upTo: { xid: string; id: string },
+  limit: number,
+  scope: { organizationId: string; workspaceIds: string[] },
+) {
+  const rows = await em.getConnection().execute<EventRow[]>(
+    `select id, xid::text as xid, organization_id, workspace_id, type, thread_id, payload, created_at from events
+      where (xid, id) > (?::xid8, ?::bigint) and (xid, id) <= (?::xid8, ?::bigint)
+        and organization_id = ? and workspace_id = any(?::uuid[])
+      order by xid, id limit ?`,
+    [after.xid, after.id, upTo.xid, upTo.id, scope.organizationId, `{${scope.workspaceIds.join(',')}}`, limit],
+  );
+  return rows.map(toLogged);
+}
+
 /** The newest safe position (where a fresh tailer starts). */
 export async function safeHead(em: EntityManager, floor = '0'): Promise<LogPosition> {
   const rows = await em.getConnection().execute<Array<{ xid: string | null; id: string | null }>>(

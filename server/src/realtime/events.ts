@@ -15,6 +15,13 @@ export enum EventType {
   THREAD_READ = 'THREAD_READ',
 }
 
+/**
+ * The log's one non-client event: what a user, session or API key may do changed (access-changes.ts).
+ * Kept out of EventType (the GraphQL LiveEventType): it is routed to sockets, never streamed to clients.
+ */
+export const ACCESS_CHANGED = 'ACCESS_CHANGED' as const;
+export type LogEventType = EventType | typeof ACCESS_CHANGED;
+
 /** The thread as it is after the change: what visibility is decided on. */
 export interface ThreadState {
   id: string;
@@ -46,13 +53,38 @@ export interface EventPayload {
   alert?: { id: string; ruleId: string; messageId: string; matched: string };
   availability?: { userId: string; availability: string };
   read?: { userId: string };
+  access?: AccessChange;
+}
+
+/** Why access changed (for logs and metrics; enforcement is the same for every kind: re-resolve the credential). */
+export enum AccessChangeKind {
+  MEMBERSHIP = 'MEMBERSHIP',
+  USER_DEACTIVATED = 'USER_DEACTIVATED',
+  USER_REACTIVATED = 'USER_REACTIVATED',
+  CUSTOM_ROLE = 'CUSTOM_ROLE',
+  AGENT_GROUP = 'AGENT_GROUP',
+  API_KEY_REVOKED = 'API_KEY_REVOKED',
+  LOGOUT = 'LOGOUT',
+  SESSIONS_REVOKED = 'SESSIONS_REVOKED',
+  PASSWORD_CHANGED = 'PASSWORD_CHANGED',
+}
+
+/**
+ * One access change, as logged. Whom it concerns: the sockets of `userId` (sessions and the API keys the user
+ * created), of `sessionId`, of `apiKeyId`; with none of them, every socket of the organization.
+ */
+export interface AccessChange {
+  kind: AccessChangeKind;
+  userId?: string;
+  sessionId?: string;
+  apiKeyId?: string;
 }
 
 /** An event as appended (inside the mutation's transaction). */
 export interface NewEvent {
   organizationId: string;
   workspaceId: string;
-  type: EventType;
+  type: LogEventType;
   threadId?: string | null;
   payload: EventPayload;
 }

@@ -1,42 +1,52 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { GraphQLError } from 'graphql';
+import { ErrorCode } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
-import type { LoggedEvent } from './events';
+import { ACCESS_CHANGED, compareCursor, type AccessChange, type LoggedEvent } from './events';
 import { readLog, safeHead } from './event-log';
 import { runDetached } from '../observability/request-scope';
 
 export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
-export const ACCESS_CHANNEL = 'sb:access';
+/** Access changes remembered for sockets that were authenticating while the hub passed them. */
+const RECENT_ACCESS_CHANGES = 1_000;
 
 /** One live subscription, as the hub sees it. */
 export interface LiveSubscriber {
   organizationId: string;
-  userId: string;
   workspaceIds: ReadonlySet<string>;
   /** Called in cursor order; the subscriber skips what it already delivered and decides from cached state. */
   deliver(event: LoggedEvent): void;
-  /** The user's access changed somewhere: re-check (one query per affected subscriber, not per event). */
-  accessChanged(): void;
+  /** Ends the subscription with this error (its delivery threw). */
+  fail(error: GraphQLError): void;
+}
+
+/** Whoever enforces access changes for an organization's sockets on this process (the socket registry). */
+export interface AccessWatcher {
+  organizationId: string;
+  /** Called in log order, before any later event is delivered to this process's subscribers. */
+  accessChanged(change: AccessChange, event: LoggedEvent): void;
 }
 
 /**
  * One tailer per process: a wake-up (a Redis message, a local commit, or the poll timer) reads the event log
  * from the process's cursor up to the safe line, once, and fans each event out to the local subscribers of
- * its workspace. Redis messages are only wake-ups: losing one delays delivery until the next poll, never
- * loses an event.
+ * its workspace, and each access change to the organization's socket registry. Redis messages are only
+ * wake-ups: losing one delays delivery (and enforcement) until the next poll, never loses it.
  */
 export class Hub {
   private cursor: { xid: string; id: string } = { xid: '0', id: '0' };
   /** The highest safe line proven so far: the line itself may dip back, the hub's reads never do. */
   private line = '0';
   private readonly byWorkspace = new Map<string, Set<LiveSubscriber>>();
-  private readonly byUser = new Map<string, Set<LiveSubscriber>>();
-  private readonly channelRelease = new Map<string, Promise<() => Promise<void>>>();
+  private readonly watchers = new Map<string, Set<AccessWatcher>>();
+  /** Bus channels held open, by channel key (a workspace id, or an organization id for access changes). */
+  private readonly channels = new Map<string, { refs: number; release: Promise<() => Promise<void>> }>();
   private reading: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private releaseAccess: (() => Promise<void>) | null = null;
+  private readonly recentAccess: Array<{ xid: string; id: string; organizationId: string; change: AccessChange }> = [];
   delivered = 0;
 
   constructor(
@@ -48,18 +58,9 @@ export class Hub {
 
   async start(): Promise<void> {
     this.cursor = await safeHead(this.orm.em.fork());
-    this.releaseAccess = await this.bus
-      .subscribe(ACCESS_CHANNEL, (message) => {
-        try {
-          const { userId } = JSON.parse(message) as { organizationId: string; userId: string };
-          this.localAccessChanged(userId);
-        } catch {
-          // not ours
-        }
-      })
-      .catch(() => null);
     this.timer = setInterval(() => {
-      if (this.byWorkspace.size) this.wake();
+      // Open sockets must hear of access changes even with no subscription running.
+      if (this.byWorkspace.size || this.watchers.size) this.wake();
     }, this.pollMs);
     this.timer.unref();
   }
@@ -68,67 +69,76 @@ export class Hub {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.reading?.catch(() => undefined);
-    await this.releaseAccess?.().catch(() => undefined);
-    for (const release of this.channelRelease.values()) await (await release.catch(() => null))?.().catch(() => undefined);
+    for (const { release } of this.channels.values()) await (await release.catch(() => null))?.().catch(() => undefined);
+    this.channels.clear();
   }
 
-  /** Where the tailer is: a new subscription replays from its own cursor up to here, then goes live. */
+  /** Where the tailer is: every event at or below it has been delivered (and is committed). */
   head(): { xid: string; id: string } {
     return this.cursor;
+  }
+
+  private holdChannel(key: string): void {
+    const held = this.channels.get(key);
+    if (held) {
+      held.refs++;
+      return;
+    }
+    const release = this.bus.subscribe(WAKE_CHANNEL_PREFIX + key, () => this.wake());
+    release.catch((err) => this.logger.warn({ err: (err as Error).message }, 'bus subscribe failed; polling'));
+    this.channels.set(key, { refs: 1, release });
+  }
+
+  private dropChannel(key: string): void {
+    const held = this.channels.get(key);
+    if (!held || --held.refs > 0) return;
+    this.channels.delete(key);
+    void held.release.then((fn) => fn()).catch(() => undefined);
   }
 
   register(sub: LiveSubscriber): void {
     for (const ws of sub.workspaceIds) {
       let set = this.byWorkspace.get(ws);
-      if (!set) {
-        this.byWorkspace.set(ws, (set = new Set()));
-        this.channelRelease.set(ws, this.bus.subscribe(WAKE_CHANNEL_PREFIX + ws, () => this.wake()));
-        this.channelRelease.get(ws)!.catch((err) => this.logger.warn({ err: (err as Error).message }, 'bus subscribe failed; polling'));
+      if (!set) this.byWorkspace.set(ws, (set = new Set()));
+      if (!set.has(sub)) {
+        set.add(sub);
+        this.holdChannel(ws);
       }
-      set.add(sub);
     }
-    let mine = this.byUser.get(sub.userId);
-    if (!mine) this.byUser.set(sub.userId, (mine = new Set()));
-    mine.add(sub);
   }
 
   unregister(sub: LiveSubscriber): void {
     for (const ws of sub.workspaceIds) {
       const set = this.byWorkspace.get(ws);
-      if (!set) continue;
-      set.delete(sub);
-      if (set.size === 0) {
-        this.byWorkspace.delete(ws);
-        const release = this.channelRelease.get(ws);
-        this.channelRelease.delete(ws);
-        void release?.then((fn) => fn()).catch(() => undefined);
-      }
+      if (!set?.delete(sub)) continue;
+      if (set.size === 0) this.byWorkspace.delete(ws);
+      this.dropChannel(ws);
     }
-    const mine = this.byUser.get(sub.userId);
-    mine?.delete(sub);
-    if (mine?.size === 0) this.byUser.delete(sub.userId);
+  }
+
+  /** Access changes of this organization go to `watcher` (and wake this process) until the returned function is called. */
+  watchAccess(watcher: AccessWatcher): () => void {
+    let set = this.watchers.get(watcher.organizationId);
+    if (!set) this.watchers.set(watcher.organizationId, (set = new Set()));
+    set.add(watcher);
+    this.holdChannel(watcher.organizationId);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      set.delete(watcher);
+      if (set.size === 0 && this.watchers.get(watcher.organizationId) === set) this.watchers.delete(watcher.organizationId);
+      this.dropChannel(watcher.organizationId);
+    };
   }
 
   get subscriberCount(): number {
-    let n = 0;
-    for (const set of this.byUser.values()) n += set.size;
-    return n;
+    const all = new Set<LiveSubscriber>();
+    for (const set of this.byWorkspace.values()) for (const sub of set) all.add(sub);
+    return all.size;
   }
 
-  /** Tells every process (this one included) that a user's access changed. */
-  async publishAccessChanged(organizationId: string, userId: string): Promise<void> {
-    this.localAccessChanged(userId);
-    await this.bus.publish(ACCESS_CHANNEL, JSON.stringify({ organizationId, userId }));
-  }
-
-  private localAccessChanged(userId: string): void {
-    // The re-checks serve live subscriptions, not the request that changed the access.
-    runDetached(() => {
-      for (const sub of [...(this.byUser.get(userId) ?? [])]) sub.accessChanged();
-    });
-  }
-
-  /** Wakes every process that serves these workspaces (after a commit). */
+  /** Wakes every process that serves these workspaces (or organizations, for access changes) after a commit. */
   async publishWakeups(workspaceIds: readonly string[]): Promise<void> {
     this.wake();
     await Promise.all(workspaceIds.map((ws) => this.bus.publish(WAKE_CHANNEL_PREFIX + ws, '1')));
@@ -160,13 +170,54 @@ export class Hub {
       this.line = line;
       for (const event of batch) {
         this.cursor = { xid: event.xid, id: event.id };
-        for (const sub of [...(this.byWorkspace.get(event.workspaceId) ?? [])]) {
-          if (sub.organizationId !== event.organizationId) continue;
-          sub.deliver(event);
-          this.delivered++;
-        }
+        if (event.type === ACCESS_CHANGED) this.fanOutAccess(event);
+        else this.fanOut(event);
       }
       if (batch.length < 500) return;
+    }
+  }
+
+  /**
+   * The access changes of an organization the hub passed after `position` (null: too many to tell, so treat
+   * the credential as changed). A socket authenticated at `position` and registered now re-checks if one
+   * concerns it: it was not in the registry when the change went by.
+   */
+  accessChangesAfter(position: { xid: string; id: string }, organizationId: string): AccessChange[] | null {
+    const oldest = this.recentAccess[0];
+    if (this.recentAccess.length >= RECENT_ACCESS_CHANGES && oldest && compareCursor(oldest, position) > 0) return null;
+    return this.recentAccess.filter((e) => e.organizationId === organizationId && compareCursor(e, position) > 0).map((e) => e.change);
+  }
+
+  private fanOutAccess(event: LoggedEvent): void {
+    const change = event.payload.access;
+    if (!change) return;
+    this.recentAccess.push({ xid: event.xid, id: event.id, organizationId: event.organizationId, change });
+    if (this.recentAccess.length > RECENT_ACCESS_CHANGES) this.recentAccess.shift();
+    for (const watcher of [...(this.watchers.get(event.organizationId) ?? [])]) {
+      try {
+        watcher.accessChanged(change, event);
+      } catch (err) {
+        this.logger.error({ err, eventId: event.id }, 'an access watcher threw');
+      }
+    }
+  }
+
+  private fanOut(event: LoggedEvent): void {
+    for (const sub of [...(this.byWorkspace.get(event.workspaceId) ?? [])]) {
+      if (sub.organizationId !== event.organizationId) continue;
+      // One subscriber's failure never costs the others this event.
+      try {
+        sub.deliver(event);
+        this.delivered++;
+      } catch (err) {
+        this.logger.error({ err, eventId: event.id }, 'a live subscriber threw on delivery; ending it');
+        this.unregister(sub);
+        try {
+          sub.fail(new GraphQLError('This subscription failed; resubscribe with your last cursor', { extensions: { code: ErrorCode.UNAVAILABLE } }));
+        } catch {
+          // already logged
+        }
+      }
     }
   }
 }

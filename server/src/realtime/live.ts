@@ -1,90 +1,44 @@
-import { GraphQLError } from 'graphql';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Principal, RequestContext } from '../graphql/context';
 import { ErrorCode } from '../graphql/errors';
-import { TENANT_FILTER } from '../db/tenant';
-import { loadGroups } from '../modules/inbox/visibility';
-import type { Services } from '../services';
 import { compareCursor, decodeEventCursor, type LoggedEvent } from './events';
-import { readAfter, safeHead } from './event-log';
-import type { Hub, LiveSubscriber } from './hub';
-import { PushQueue } from './queue';
-import type { Metrics } from '../observability/metrics';
-import type { Dashboards } from './dashboards';
+import { readRange, safeHead } from './event-log';
+import { coded, LiveSubscription, type LiveDeps } from './live-subscription';
 
-export interface LiveDeps {
-  hub: Hub;
-  orm: MikroORM;
-  services: Services;
-  metrics?: Metrics;
-  dashboards?: Dashboards;
-}
+export type { LiveDeps } from './live-subscription';
 
 export interface SubscriptionSpec {
+  /** Metrics label: the subscription field. */
+  name: string;
   workspaceIds: string[];
   after?: string | null;
   /** Whether this subscriber receives this event, decided from cached state only. */
   accept(event: LoggedEvent, principal: Principal, groups: readonly string[]): boolean;
-  /** Whether the subscription may go on at all (checked again whenever the user's access changes). */
+  /** Whether the subscription may go on at all (checked again whenever the socket's access changes). */
   allowed(principal: Principal): boolean;
+  /** Whether agent groups can change what this principal receives (default: yes). */
+  groupsMatter?(principal: Principal): boolean;
 }
 
-function coded(code: ErrorCode, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code } });
-}
+const REPLAY_PAGE = 500;
 
 /**
- * Opens a live stream: replays from `after` (if given) up to now, then goes live, with no gap and no
- * duplicate (events are delivered strictly in cursor order). Each event is authorised for this subscriber at
- * delivery from cached access; an access change re-checks once and ends the stream with FORBIDDEN when lost.
+ * Opens a live event stream: replays from `after` (if given) up to the hub's position H at registration,
+ * then the events the hub delivers after H, with no gap and no duplicate (strictly in cursor order). Each
+ * event is authorised for this subscriber at delivery from cached access; the lifecycle (live-subscription.ts)
+ * re-authorises on access changes.
  */
 export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: SubscriptionSpec): Promise<AsyncIterableIterator<LoggedEvent>> {
-  const principal0 = ctx.principal!;
-  const em = deps.orm.em.fork({ clear: true, useContext: false });
-  em.setFilterParams(TENANT_FILTER, { organizationId: principal0.organizationId });
-  let principal = principal0;
-  let groups = await loadGroups(em, principal.userId);
-
-  let last: { xid: string; id: string } = { xid: '0', id: '0' };
-  let replaying = true;
-  const buffer: LoggedEvent[] = [];
-  const queue = new PushQueue<LoggedEvent>(() => {
-    deps.hub.unregister(sub);
-    deps.metrics?.activeSubscriptions.dec();
-  });
-
-  const handle = (event: LoggedEvent) => {
-    if (compareCursor(event, last) <= 0) return;
-    last = { xid: event.xid, id: event.id };
-    if (spec.accept(event, principal, groups)) queue.push(event);
-  };
-
-  const sub: LiveSubscriber = {
-    organizationId: principal.organizationId,
-    userId: principal.userId,
-    workspaceIds: new Set(spec.workspaceIds),
-    deliver: (event) => (replaying ? buffer.push(event) : handle(event)),
-    accessChanged: () => {
-      const fork = deps.orm.em.fork({ clear: true, useContext: false });
-      void (async () => {
-        const fresh = ctx.credential ? await deps.services.authentication.authenticate(fork, ctx.credential) : null;
-        if (!fresh || !spec.allowed(fresh)) {
-          queue.fail(coded(ErrorCode.FORBIDDEN, 'Your access changed: this subscription has ended'));
-          return;
-        }
-        principal = fresh;
-        ctx.principal = fresh;
-        groups = await loadGroups(fork, fresh.userId);
-      })().catch(() => queue.fail(coded(ErrorCode.UNAVAILABLE, 'Could not re-check access; resubscribe')));
+  const sub = new LiveSubscription<LoggedEvent>(ctx, deps, {
+    name: spec.name,
+    workspaceIds: spec.workspaceIds,
+    allowed: spec.allowed,
+    groupsMatter: spec.groupsMatter,
+    onEvent: (event) => {
+      if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
     },
-  };
-
-  // Registered first, so every event after the hub's position reaches this stream (buffered until the
-  // replay is done); the starting point is then decided, never behind the hub's position at registration.
-  const hubAtRegistration = deps.hub.head();
-  deps.hub.register(sub);
-  deps.metrics?.activeSubscriptions.inc();
-  try {
+  });
+  return sub.open(async (head, em) => {
+    let from = head;
     if (spec.after) {
       const decoded = decodeEventCursor(spec.after);
       if (!decoded) throw coded(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
@@ -92,28 +46,23 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
       if (watermark[0] && compareCursor(decoded, { xid: watermark[0].xid, id: watermark[0].event_id }) < 0) {
         throw coded(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
       }
-      last = decoded;
-    } else {
-      const head = await safeHead(em);
-      last = compareCursor(head, hubAtRegistration) > 0 ? head : hubAtRegistration;
-    }
-  } catch (err) {
-    deps.hub.unregister(sub);
-    deps.metrics?.activeSubscriptions.dec();
-    throw err;
-  }
-  try {
-    if (spec.after) {
+      // Exactly (after, H]: the hub has passed every one of them, so they are committed; later ones arrive live.
+      let last = decoded;
       for (;;) {
-        const batch = await readAfter(em, last, 500, { organizationId: principal.organizationId, workspaceIds: spec.workspaceIds });
-        for (const event of batch) handle(event);
-        if (batch.length < 500) break;
+        const batch = await readRange(em, last, head, REPLAY_PAGE, { organizationId: sub.principal.organizationId, workspaceIds: spec.workspaceIds });
+        for (const event of batch) {
+          last = event;
+          if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
+        }
+        if (batch.length < REPLAY_PAGE) break;
       }
+      if (compareCursor(decoded, head) > 0) from = decoded;
+    } else {
+      // From now: events already committed when subscribing (up to the safe line) are not sent.
+      const now = await safeHead(em);
+      if (compareCursor(now, head) > 0) from = now;
     }
-  } catch (err) {
-    queue.fail(err);
-  }
-  replaying = false;
-  for (const event of buffer.splice(0)) handle(event);
-  return queue;
+    const upTo = { xid: from.xid, id: from.id };
+    return (event) => compareCursor(event, upTo) <= 0;
+  });
 }

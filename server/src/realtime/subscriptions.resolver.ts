@@ -12,7 +12,7 @@ import { AgentDashboard, LiveEvent, UnreadBadge } from './realtime.types';
 import { openBadges, type UnreadBadge as Badge } from './badges';
 import type { AgentDashboardSnapshot } from './dashboards';
 
-const THREAD_EVENTS = new Set([EventType.THREAD_CREATED, EventType.THREAD_UPDATED, EventType.MESSAGE_ADDED, EventType.MESSAGE_STATUS, EventType.NOTE_ADDED, EventType.TAGS_CHANGED, EventType.ASSIGNMENT_CHANGED]);
+const THREAD_EVENTS = new Set<string>([EventType.THREAD_CREATED, EventType.THREAD_UPDATED, EventType.MESSAGE_ADDED, EventType.MESSAGE_STATUS, EventType.NOTE_ADDED, EventType.TAGS_CHANGED, EventType.ASSIGNMENT_CHANGED]);
 
 /** May this subscriber see this thread event? From the thread's state after the event; both sides of a transfer see it. */
 function threadVisible(event: LoggedEvent, principal: Principal, groups: readonly string[]): boolean {
@@ -31,7 +31,7 @@ export function toLiveEvent(e: LoggedEvent): LiveEvent {
   const ws = { workspaceId: e.workspaceId };
   return {
     cursor: e.cursor,
-    type: e.type,
+    type: e.type as EventType,
     workspaceId: e.workspaceId,
     threadId: e.threadId ?? null,
     occurredAt: e.occurredAt,
@@ -59,9 +59,11 @@ export class SubscriptionResolver {
       if (!found || found.hidden) throw new GraphQLError('Thread not found', { extensions: { code: ErrorCode.NOT_FOUND } });
       const workspaceId = found.workspaceIds[0]!;
       return openLive(ctx, live(ctx), {
+        name: 'threadEvents',
         workspaceIds: [workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.THREADS_READ, workspaceId),
+        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, workspaceId),
         accept: (e, p, groups) => e.threadId === args.threadId && THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
       });
     },
@@ -80,9 +82,11 @@ export class SubscriptionResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as RequestContext;
       return openLive(ctx, live(ctx), {
+        name: 'inboxEvents',
         workspaceIds: [args.workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.THREADS_READ, args.workspaceId),
+        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, args.workspaceId),
         accept: (e, p, groups) => THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
       });
     },
@@ -101,6 +105,7 @@ export class SubscriptionResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as RequestContext;
       return openLive(ctx, live(ctx), {
+        name: 'assignmentTransfers',
         workspaceIds: [args.workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.THREADS_READ, args.workspaceId),
@@ -128,9 +133,11 @@ export class SubscriptionResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as RequestContext;
       return openLive(ctx, live(ctx), {
+        name: 'keywordAlerts',
         workspaceIds: [args.workspaceId],
         after: args.after,
         allowed: (p) => p.access.can(Permission.KEYWORD_ALERTS_RECEIVE, args.workspaceId),
+        groupsMatter: () => false,
         accept: (e, p) => e.type === EventType.KEYWORD_ALERT && p.access.can(Permission.KEYWORD_ALERTS_RECEIVE, e.workspaceId),
       });
     },

@@ -7,6 +7,7 @@ import { checkName } from './authentication.service';
 import { Organization, Workspace } from './organization.entity';
 import { AgentGroup, AgentGroupMember } from './team.entity';
 import { User, UserStatus } from './user.entity';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 
 /** Teams inside a workspace; threads can be assigned to them and agents take work from their queues. */
 export class AgentGroupService {
@@ -44,6 +45,9 @@ export class AgentGroupService {
     return em.transactional(async (tx) => {
       const group = await tx.findOne(AgentGroup, { id });
       if (!group) throw notFound('Agent group');
+      // Its members stop seeing the group's threads (their sockets reload their groups).
+      const members = await tx.find(AgentGroupMember, { group: id });
+      for (const m of members) await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.AGENT_GROUP, userId: m.user.id });
       await tx.nativeDelete(AgentGroupMember, { group: id });
       audit(tx, actorOf(principal), { action: 'agentGroup.delete', targetType: 'AgentGroup', targetId: id, workspaceId: group.workspaceId, before: { name: group.name } });
       tx.remove(group);
@@ -72,6 +76,7 @@ export class AgentGroupService {
       if (!exists) {
         tx.create(AgentGroupMember, { organization: group.organization, group, user });
         audit(tx, actorOf(principal), { action: 'agentGroup.addMember', targetType: 'AgentGroup', targetId: groupId, workspaceId: group.workspaceId, after: { userId } });
+        await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.AGENT_GROUP, userId });
       }
       return group;
     });
@@ -84,6 +89,7 @@ export class AgentGroupService {
       const removed = await tx.nativeDelete(AgentGroupMember, { group: groupId, user: userId });
       if (removed) {
         audit(tx, actorOf(principal), { action: 'agentGroup.removeMember', targetType: 'AgentGroup', targetId: groupId, workspaceId: group.workspaceId, before: { userId } });
+        await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.AGENT_GROUP, userId });
       }
       return group;
     });

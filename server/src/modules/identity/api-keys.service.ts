@@ -10,6 +10,7 @@ import { ORGANIZATION_PERMISSIONS, type Permission } from './permissions';
 import { assertMayCreateApiKey } from './policy';
 import { hashToken, newToken } from './secrets';
 import { User } from './user.entity';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 
 /** Integrator credentials: one workspace, a subset of the creator's permissions, shown once, revocable. */
 export class ApiKeyService {
@@ -52,6 +53,7 @@ export class ApiKeyService {
       if (key.revokedAt) return key;
       key.revokedAt = this.clock.now();
       audit(tx, actorOf(principal), { action: 'apiKey.revoke', targetType: 'ApiKey', targetId: id, workspaceId: key.workspaceId });
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.API_KEY_REVOKED, apiKeyId: id });
       return key;
     });
   }

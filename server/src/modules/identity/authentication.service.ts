@@ -14,6 +14,7 @@ import { Role } from './permissions';
 import { Membership, User, UserStatus } from './user.entity';
 import { hashPassword, hashToken, newToken, tokenKind, verifyPassword } from './secrets';
 import type { Throttle } from './throttle';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 
 export const MIN_PASSWORD_LENGTH = 10;
 const MAX_PASSWORD_LENGTH = 200;
@@ -43,6 +44,12 @@ export function checkName(name: string, field = 'name', max = 200): string {
   const n = name.trim();
   if (!n || n.length > max) throw badInput(`${field} must have 1 to ${max} characters`, { field });
   return n;
+}
+
+/** The user's organization (cross-tenant by necessity: callers pass only the user id). */
+async function organizationOf(em: EntityManager, userId: string): Promise<string> {
+  const rows = await em.getConnection().execute<Array<{ organization_id: string }>>('select organization_id from users where id = ?', [userId], 'all', em.getTransactionContext());
+  return rows[0]!.organization_id;
 }
 
 /** Sessions, API keys and the sign-up / login flows. */
@@ -248,14 +255,27 @@ export class AuthenticationService {
   }
 
   async logout(em: EntityManager, principal: Principal): Promise<boolean> {
-    if (!principal.sessionId) return false;
-    const n = await em.nativeUpdate(Session, { id: principal.sessionId, revokedAt: null }, { revokedAt: this.clock.now() });
-    return n > 0;
+    const sessionId = principal.sessionId;
+    if (!sessionId) return false;
+    return em.transactional(async (tx) => {
+      const n = await tx.nativeUpdate(Session, { id: sessionId, revokedAt: null }, { revokedAt: this.clock.now() });
+      if (n > 0) await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.LOGOUT, sessionId });
+      return n > 0;
+    });
   }
 
-  /** Ends every session of a user but `keepSessionId` (password change, reset, deactivation, "sign out everywhere"). Returns how many. */
+  /**
+   * Ends every session of a user but `keepSessionId` (password change, reset, deactivation, "sign out
+   * everywhere") and records the access change, so their open sockets close. Returns how many.
+   */
   async revokeSessionsOf(em: EntityManager, userId: string, keepSessionId?: string): Promise<number> {
     const where = keepSessionId ? { user: userId, revokedAt: null, id: { $ne: keepSessionId } } : { user: userId, revokedAt: null };
-    return em.nativeUpdate(Session, where, { revokedAt: this.clock.now() });
+    const revoke = async (tx: EntityManager) => {
+      const n = await tx.nativeUpdate(Session, where, { revokedAt: this.clock.now() });
+      if (n > 0) await recordAccessChange(tx, await organizationOf(tx, userId), { kind: AccessChangeKind.SESSIONS_REVOKED, userId });
+      return n;
+    };
+    // Inside the caller's transaction when there is one (deactivation, password change), else its own.
+    return em.getTransactionContext() ? revoke(em) : em.transactional(revoke);
   }
 }

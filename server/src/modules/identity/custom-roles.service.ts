@@ -6,6 +6,7 @@ import { checkName } from './authentication.service';
 import { Organization } from './organization.entity';
 import { ORGANIZATION_PERMISSIONS, Permission } from './permissions';
 import { CustomRole, Membership } from './user.entity';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 
 /**
  * An organization's own named permission sets. Defining one needs CUSTOM_ROLES_MANAGE (owners); granting it is
@@ -39,6 +40,8 @@ export class CustomRoleService {
       if (input.name != null) role.name = checkName(input.name, 'name', 100);
       if (input.permissions != null) role.permissions = this.check(input.permissions);
       audit(tx, actorOf(principal), { action: 'customRole.update', targetType: 'CustomRole', targetId: id, before, after: { name: role.name, permissions: role.permissions } });
+      // Whoever holds it (and their API keys): every socket of the organization re-checks.
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.CUSTOM_ROLE });
       return role;
     });
   }
@@ -51,6 +54,7 @@ export class CustomRoleService {
       if (holders) throw new DomainError(ErrorCode.CONFLICT, `${holders} membership(s) still hold this role; remove it from them first`);
       audit(tx, actorOf(principal), { action: 'customRole.delete', targetType: 'CustomRole', targetId: id, before: { name: role.name, permissions: role.permissions } });
       tx.remove(role);
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.CUSTOM_ROLE });
       return true;
     });
   }

@@ -90,8 +90,6 @@ export class IdentityResolver {
     const p = ctx.principal!;
     assertUserPrincipal(p);
     const count = await ctx.services.authentication.revokeSessionsOf(ctx.em, p.userId);
-    // ACCESS-CHANGE (wt-accounts): the ended sessions' open sockets close.
-    ctx.services.team.accessChanged(p.organizationId, p.userId);
     return { count };
   }
 
@@ -107,8 +105,6 @@ export class IdentityResolver {
   ): Promise<RevokedSessions> {
     const p = ctx.principal!;
     const { revokedSessions } = await ctx.services.authentication.changePassword(ctx.em, p, { currentPassword, newPassword });
-    // ACCESS-CHANGE (wt-accounts): after commit, sockets of the ended sessions re-check their credential and close.
-    ctx.services.team.accessChanged(p.organizationId, p.userId);
     return { count: revokedSessions };
   }
 
@@ -130,9 +126,7 @@ export class IdentityResolver {
   })
   @Public('the one-time mailed reset token is the credential; throttled per address')
   async resetPassword(@Arg('token') token: string, @Arg('newPassword') newPassword: string, @Ctx() ctx: RequestContext): Promise<boolean> {
-    const { organizationId, userId } = await ctx.services.passwordReset.reset(ctx.em, { token, newPassword, clientAddress: ctx.clientAddress });
-    // ACCESS-CHANGE (wt-accounts): after commit, every socket of the user re-checks its credential and closes.
-    ctx.services.team.accessChanged(organizationId, userId);
+    await ctx.services.passwordReset.reset(ctx.em, { token, newPassword, clientAddress: ctx.clientAddress });
     return true;
   }
 }

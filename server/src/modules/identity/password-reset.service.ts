@@ -45,7 +45,7 @@ export class PasswordResetService {
     await this.throttle.hit(em, `reset:account:${email}`, RESET_REQUESTS_PER_ACCOUNT, LOGIN_WINDOW_SECONDS);
     await this.throttle.hit(em, `reset:address:${input.clientAddress}`, RESET_REQUESTS_PER_ADDRESS, LOGIN_WINDOW_SECONDS);
     // Cross-tenant by necessity: the email is what tells us the tenant.
-    const user = await em.findOne(User, { email }, CROSS_TENANT);
+    const user = await em.findOne(User, { email, passwordHash: { $ne: null } }, CROSS_TENANT); // the one account that logs in with it
     if (!user || user.status !== UserStatus.ACTIVE) return;
     const organizationId = user.organization.id;
     em.setFilterParams(TENANT_FILTER, { organizationId });

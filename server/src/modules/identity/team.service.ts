@@ -24,6 +24,7 @@ import {
 } from './policy';
 import { hashPassword, hashToken, newToken } from './secrets';
 import { appendEvent } from '../../realtime/event-log';
+import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
 import { EventType } from '../../realtime/events';
 import type { Throttle } from './throttle';
 import { Availability, CustomRole, Membership, User, UserStatus } from './user.entity';
@@ -47,9 +48,6 @@ export interface MembershipInput {
   customRoleIds?: string[] | null;
 }
 
-/** Called after a user loses access (deactivation, membership change): live subscriptions re-check or end. */
-export type AccessChangedListener = (organizationId: string, userId: string) => void;
-
 function specOf(m: { roles: Role[]; addOns: AddOn[]; customRoleIds?: string[] } | null | undefined): GrantSpec | null {
   return m ? { roles: m.roles, addOns: m.addOns, customRoleIds: m.customRoleIds ?? [] } as GrantSpec : null;
 }
@@ -68,8 +66,6 @@ function dedupe<T>(xs: readonly T[]): T[] {
 
 /** Invitations, memberships, deactivation and availability: the team page. */
 export class TeamService {
-  private readonly accessListeners = new Set<AccessChangedListener>();
-
   constructor(
     private readonly clock: Clock,
     private readonly mailer: Mailer,
@@ -77,16 +73,6 @@ export class TeamService {
     private readonly throttle: Throttle,
     private readonly publicUrl: string,
   ) {}
-
-  onAccessChanged(listener: AccessChangedListener): () => void {
-    this.accessListeners.add(listener);
-    return () => this.accessListeners.delete(listener);
-  }
-
-  /** After commit: tells live connections a user's access changed (also called for password change and reset). */
-  accessChanged(organizationId: string, userId: string): void {
-    for (const l of this.accessListeners) l(organizationId, userId);
-  }
 
   private async workspace(em: EntityManager, workspaceId: string | null): Promise<Workspace | null> {
     if (workspaceId === null) return null;
@@ -320,9 +306,9 @@ export class TeamService {
         before: before ? { ...before, workspaceId: input.workspaceId } : null,
         after: removing ? null : { roles: spec.roles, addOns: spec.addOns, customRoleIds, workspaceId: input.workspaceId },
       });
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.MEMBERSHIP, userId: user.id });
       return membership;
     });
-    this.accessChanged(principal.organizationId, input.userId);
     return result;
   }
 
@@ -381,9 +367,9 @@ export class TeamService {
       await tx.nativeUpdate(ApiKey, { createdBy: userId, revokedAt: null }, { revokedAt: this.clock.now() });
       await tx.nativeUpdate(Invitation, { user: userId, acceptedAt: null, revokedAt: null }, { revokedAt: this.clock.now() });
       audit(tx, actorOf(principal), { action: 'user.deactivate', targetType: 'User', targetId: userId, before: { status: before }, after: { status: UserStatus.DEACTIVATED } });
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.USER_DEACTIVATED, userId });
       return target;
     });
-    this.accessChanged(principal.organizationId, userId);
     return user;
   }
 
@@ -399,6 +385,7 @@ export class TeamService {
       target.status = UserStatus.ACTIVE;
       target.deactivatedAt = null;
       audit(tx, actorOf(principal), { action: 'user.reactivate', targetType: 'User', targetId: userId, before: { status: UserStatus.DEACTIVATED }, after: { status: UserStatus.ACTIVE } });
+      await recordAccessChange(tx, principal.organizationId, { kind: AccessChangeKind.USER_REACTIVATED, userId });
       return target;
     });
   }
