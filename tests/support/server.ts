@@ -61,6 +61,7 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     clock: opts.clock,
     onQuery,
     channel: opts.channel,
+    sweepSnoozes: opts.sweepSnoozes,
     migrate: false,
   });
   const url = app.url;
