@@ -12,6 +12,11 @@ const root = path.dirname(fileURLToPath(import.meta.url));
  * the permission matrix's small shard files would start last.
  */
 const SLOW_FIRST: RegExp[] = [
+  /tests\/security\/fuzz\.test\.ts$/,
+  /tests\/realtime\/failover\.test\.ts$/,
+  /tests\/realtime\/access-changes\.test\.ts$/,
+  /tests\/sdk\/resume\.test\.mts$/,
+  /tests\/security\/model\.test\.ts$/,
   /tests\/identity\/permission-matrix\/shard-\d+\.test\.ts$/,
   /tests\/realtime\/live\.test\.ts$/,
   /tests\/inbox\/scale\.test\.ts$/,

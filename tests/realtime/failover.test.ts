@@ -76,7 +76,7 @@ describe('failover: a server killed during sends', () => {
 
     const log = new pg.Client({ connectionString: survivor.db.url });
     await log.connect();
-    const rows = await log.query(`select xid::text as xid, id::text as id from events where thread_id = $1 and type = 'MESSAGE_ADDED' and payload->'message'->>'body' like 'fo-%' order by xid, id`, [threadId]);
+    const rows = await log.query(`select xid::text as xid, id::text as id from events where thread_id = $1 and type = 'MESSAGE_ADDED' and payload->'message'->>'body' like 'fo-%' order by events.xid, events.id`, [threadId]);
     await log.end();
     const expected = rows.rows.map((r) => encodeEventCursor(r.xid, r.id));
     expect(expected).toHaveLength(SENDS);

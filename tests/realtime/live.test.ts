@@ -365,7 +365,7 @@ describe('live events across two server processes', () => {
     const bodiesA = [...fromA, ...onA.events].map((e) => e.message.body);
     const log = new pg.Client({ connectionString: a.db.url });
     await log.connect();
-    const committed = await log.query(`select xid::text as xid, id::text as id, payload->'message'->>'body' as body from events where thread_id = $1 and type = 'MESSAGE_ADDED' order by xid, id`, [threadId]);
+    const committed = await log.query(`select xid::text as xid, id::text as id, payload->'message'->>'body' as body from events where thread_id = $1 and type = 'MESSAGE_ADDED' order by events.xid, events.id`, [threadId]);
     await log.end();
     const bulkRows = committed.rows.filter((r) => (r.body as string).startsWith('bulk-'));
     const expected = bulkRows.map((r) => r.body as string);

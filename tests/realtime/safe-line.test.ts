@@ -5,7 +5,7 @@ import { OrgBuilder, type FixtureUser } from '../support/fixtures';
 import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TAKE_EVENT_WRITER_LOCK } from '../../server/src/db/event-writer-lock';
-import { SAFE_LINE } from '../../server/src/realtime/event-log';
+import { readRange, SAFE_LINE, safeHead } from '../../server/src/realtime/event-log';
 import { collect } from './support';
 
 const THREAD = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { body } } }`;
@@ -160,5 +160,24 @@ describe('the safe line of the event log', () => {
     });
     expect(seen).toEqual(['true', 'null']);
     expect(threadId).toBeTruthy();
+  });
+
+  it('orders positions as numbers, not text: the head and a replay put id 1000000000 after 999999999', async () => {
+    const threadId = await startThread('+15554000005');
+    const writer = await connect();
+    const { rows } = await writer.query(`select organization_id, workspace_id from threads where id = $1`, [threadId]);
+    await writer.query('begin');
+    await writer.query(TAKE_EVENT_WRITER_LOCK);
+    const insert = (id: string) =>
+      writer.query(`insert into events (id, organization_id, workspace_id, type, thread_id, payload) overriding system value values ($1, $2, $3, 'THREAD_UPDATED', $4, '{}') returning xid::text as xid`, [id, rows[0].organization_id, rows[0].workspace_id, threadId]);
+    const { rows: [{ xid }] } = await insert('999999999');
+    await insert('1000000000');
+    await writer.query('commit');
+    const em = server.app.orm.em.fork();
+    expect(await safeHead(em)).toEqual({ xid, id: '1000000000' });
+    const replay = await readRange(em, { xid, id: '0' }, { xid, id: '1000000000' }, 10, { organizationId: rows[0].organization_id, workspaceIds: [rows[0].workspace_id] });
+    expect(replay.map((e) => e.id)).toEqual(['999999999', '1000000000']);
+    const c = await connect();
+    await c.query(`delete from events where id in (999999999, 1000000000)`);
   });
 });

@@ -76,7 +76,7 @@ async function logCursors(dbUrl: string, where: string, params: unknown[]): Prom
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
-    const { rows } = await c.query<{ xid: string; id: string }>(`select xid::text as xid, id::text as id from events where ${where} order by xid, id`, params);
+    const { rows } = await c.query<{ xid: string; id: string }>(`select xid::text as xid, id::text as id from events where ${where} order by events.xid, events.id`, params);
     return rows.map((r) => encodeEventCursor(r.xid, r.id));
   } finally {
     await c.end();
@@ -97,7 +97,9 @@ function expectExactlyOnce(received: Received, log: string[], sentinel: string):
   const expected = log.slice(from, to + 1);
   const missing = expected.filter((c) => !got.includes(c)).length;
   const duplicates = got.length - new Set(got).size;
-  console.log(`${received.name}: ${got.length} events received, ${expected.length} in the log; missing ${missing}, duplicates ${duplicates}`);
+  const firstOut = got.findIndex((c, i) => c !== expected[i]);
+  const around = (list: string[]) => list.slice(Math.max(0, firstOut - 2), firstOut + 3).map((c) => Buffer.from(c, 'base64url').toString()).join(' ');
+  console.log(`${received.name}: ${got.length} events received, ${expected.length} in the log; missing ${missing}, duplicates ${duplicates}` + (firstOut >= 0 ? `; first out of order at ${firstOut}: got ${around(got)}, log ${around(expected)}` : ''));
   expect(got).toEqual(expected);
 }
 

@@ -143,7 +143,7 @@ export async function readRange(
     `select id, xid::text as xid, organization_id, workspace_id, type, thread_id, payload, created_at from events
       where (xid, id) > (?::xid8, ?::bigint) and (xid, id) <= (?::xid8, ?::bigint)
         and organization_id = ? and workspace_id = any(?::uuid[])
-      order by xid, id limit ?`,
+      order by events.xid, events.id limit ?`,
     [after.xid, after.id, upTo.xid, upTo.id, scope.organizationId, `{${scope.workspaceIds.join(',')}}`, limit],
   );
   return rows.map(toLogged);
@@ -152,7 +152,7 @@ export async function readRange(
 /** The newest safe position (where a fresh tailer starts). */
 export async function safeHead(em: EntityManager, floor = '0'): Promise<LogPosition> {
   const rows = await em.getConnection().execute<Array<{ xid: string | null; id: string | null }>>(
-    `select xid::text as xid, id::text as id from events where xid < greatest(${SAFE_LINE}, ?::xid8) order by xid desc, id desc limit 1`,
+    `select xid::text as xid, id::text as id from events where xid < greatest(${SAFE_LINE}, ?::xid8) order by events.xid desc, events.id desc limit 1`,
     [floor],
   );
   return rows[0]?.xid ? { xid: rows[0].xid, id: rows[0].id! } : { xid: '0', id: '0' };
@@ -167,7 +167,7 @@ export async function pruneEvents(em: EntityManager, retentionDays: number): Pro
     const trx = tx.getTransactionContext();
     const conn = tx.getConnection();
     const edge = await conn.execute<Array<{ xid: string; id: string }>>(
-      `select xid::text as xid, id::text as id from events where created_at < now() - make_interval(days => ?) order by xid desc, id desc limit 1`,
+      `select xid::text as xid, id::text as id from events where created_at < now() - make_interval(days => ?) order by events.xid desc, events.id desc limit 1`,
       [retentionDays],
       'all',
       trx,
