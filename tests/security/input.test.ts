@@ -6,6 +6,7 @@ import { buildTenant, post, tenantChecksum, type GqlBody, type Principals, type 
 import { formatError } from '../../server/src/graphql/errors';
 import { encodeCursor } from '../../server/src/graphql/pagination';
 import { decodeEventCursor, encodeEventCursor } from '../../server/src/realtime/events';
+import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
@@ -19,7 +20,8 @@ describe('input validation at the edge', () => {
   let ids: TenantIds;
   let db: pg.Client;
   beforeAll(async () => {
-    server = await bootServer();
+    // Nothing writes behind the test's back (receipts held, no snooze sweep): "nothing changed" is checkable.
+    server = await bootServer({ channel: new SandboxProvider(null), sweepSnoozes: false });
     ({ principals, ids } = await buildTenant(server));
     db = new pg.Client({ connectionString: server.db.url });
     await db.connect();
