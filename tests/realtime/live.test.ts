@@ -356,9 +356,12 @@ describe('live events across two server processes', () => {
            from pg_stat_activity where backend_xid is not null) as writers,
         (select max(xid::text::bigint) from events) as newest_event`);
       await c.end();
-      const seenB = new Set(onB.events.map((e) => e.message.body));
-      const missing = Array.from({ length: N }, (_, i) => `bulk-${i}`).filter((body) => !seenB.has(body));
-      throw new Error(`${(err as Error).message}; missing on B: ${missing.slice(0, 10).join(', ')}; hub A ${JSON.stringify(a.app.hub.head())}, hub B ${JSON.stringify(b.app.hub.head())}; ${JSON.stringify(state.rows[0])}`);
+      const missingFrom = (events: any[]) => {
+        const seen = new Set(events.map((e) => e.message.body));
+        return Array.from({ length: N }, (_, i) => `bulk-${i}`).filter((body) => !seen.has(body)).slice(0, 10).join(', ');
+      };
+      const resumedAt = fromA.at(-1)?.cursor;
+      throw new Error(`${(err as Error).message}; missing on B: ${missingFrom(onB.events)}; missing on A (first ${fromA.length}, then resumed after ${resumedAt} ${onA.events.length}): ${missingFrom([...fromA, ...onA.events])}; hub A ${JSON.stringify(a.app.hub.head())}, hub B ${JSON.stringify(b.app.hub.head())}; ${JSON.stringify(state.rows[0])}`);
     };
     await onB.waitFor(N, 120_000).catch(explain);
     await onA.waitFor(N - fromA.length, 120_000).catch(explain);
