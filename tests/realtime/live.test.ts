@@ -327,6 +327,7 @@ describe('live events across two server processes', () => {
     const onB = collect(client(b, supervisor.token), THREAD, { t: threadId, after }, (d) => d.threadEvents, bulk);
     let onA = collect(client(a, supervisor.token), THREAD, { t: threadId, after }, (d) => d.threadEvents, bulk);
     const fromA: any[] = [];
+    const fieldErrorsA: unknown[] = [];
     // Ten sends in flight at a time: the order to hold is the log's commit order, read back below.
     for (let i = 0; i < N; i += 10) {
       await Promise.all(Array.from({ length: 10 }, (_, j) => send(a, supervisor.token, threadId, `bulk-${i + j}`)));
@@ -343,6 +344,7 @@ describe('live events across two server processes', () => {
         // A client drops and resumes from its last cursor.
         onA.dispose();
         fromA.push(...onA.events);
+        fieldErrorsA.push(...onA.fieldErrors, ...onA.received.filter((e) => !bulk(e) && e?.type === 'MESSAGE_ADDED'));
         const last = fromA.at(-1).cursor;
         onA = collect(client(a, supervisor.token), THREAD, { t: threadId, after: last }, (d) => d.threadEvents, bulk);
       }
@@ -361,7 +363,7 @@ describe('live events across two server processes', () => {
         return Array.from({ length: N }, (_, i) => `bulk-${i}`).filter((body) => !seen.has(body)).slice(0, 10).join(', ');
       };
       const resumedAt = fromA.at(-1)?.cursor;
-      throw new Error(`${(err as Error).message}; missing on B: ${missingFrom(onB.events)}; missing on A (first ${fromA.length}, then resumed after ${resumedAt} ${onA.events.length}): ${missingFrom([...fromA, ...onA.events])}; hub A ${JSON.stringify(a.app.hub.head())}, hub B ${JSON.stringify(b.app.hub.head())}; ${JSON.stringify(state.rows[0])}`);
+      throw new Error(`${(err as Error).message}; missing on B: ${missingFrom(onB.events)}; missing on A (first ${fromA.length}, then resumed after ${resumedAt} ${onA.events.length}): ${missingFrom([...fromA, ...onA.events])}; A's first stream's field errors and bodiless messages ${JSON.stringify(fieldErrorsA).slice(0, 500)}; hub A ${JSON.stringify(a.app.hub.head())}, hub B ${JSON.stringify(b.app.hub.head())}; ${JSON.stringify(state.rows[0])}`);
     };
     await onB.waitFor(N, 120_000).catch(explain);
     await onA.waitFor(N - fromA.length, 120_000).catch(explain);
