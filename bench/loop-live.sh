@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-50}"
-export CHAOS_MESSAGES="${CHAOS_MESSAGES:-1000}" FAILOVER_SENDS="${FAILOVER_SENDS:-500}"
+export CHAOS=1 CHAOS_MESSAGES="${CHAOS_MESSAGES:-1000}" FAILOVER_SENDS="${FAILOVER_SENDS:-500}"
 passed=0
 failed=0
 for n in $(seq 1 "$RUNS"); do
