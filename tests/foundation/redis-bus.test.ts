@@ -7,6 +7,7 @@ import { Hub, WAKE_CHANNEL_PREFIX, type LiveSubscriber } from '../../server/src/
 import { bootServer, type TestServer } from '../support/server';
 import { TEST_REDIS_URL } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
+import { eventually } from '../support/wait';
 
 /**
  * Redis going away and coming back, through a proxy this file cuts and restores (the machine's Redis stays
@@ -49,13 +50,6 @@ async function publishUntil(channels: string[], received: () => boolean): Promis
   }
 }
 
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the Redis bus when Redis is away', () => {
   it('is created at once while Redis is down, and delivers once Redis comes', async () => {
@@ -72,7 +66,7 @@ describe('the Redis bus when Redis is away', () => {
     const restoredAt = Date.now();
     await publishUntil([wake], () => got.length > 0);
     console.log(`first push after Redis returned: ${Date.now() - restoredAt} ms`);
-    await eventually(() => bus.healthy(), 'the bus to report healthy');
+    await eventually(() => bus.healthy(), Boolean, { what: 'the bus to report healthy' });
   }, 120_000);
 
   it('subscribes a channel first wanted while the connection was cut, and keeps the earlier ones', async () => {
@@ -85,10 +79,10 @@ describe('the Redis bus when Redis is away', () => {
     const during = channel('during');
     const got = new Set<string>();
     await bus.subscribe(before, () => got.add(before));
-    await eventually(() => bus.isSubscribed(before), 'the first channel to be subscribed');
+    await eventually(() => bus.isSubscribed(before), Boolean, { what: 'the first channel to be subscribed' });
 
     await proxy.cut();
-    await eventually(async () => !(await bus.healthy()), 'the bus to notice the cut');
+    await eventually(async () => !(await bus.healthy()), Boolean, { what: 'the bus to notice the cut' });
     await bus.subscribe(during, () => got.add(during)); // before: SUBSCRIBE failed once and was never retried
 
     await proxy.restore();
@@ -140,6 +134,6 @@ describe('a server started while Redis is down', () => {
     expect((await server.gql('{ __typename }')).body).toEqual({ data: { __typename: 'Query' } });
 
     await proxy.restore();
-    await eventually(async () => (await readyz()).body.status === 'ok', '/readyz to say ok');
+    await eventually(async () => (await readyz()).body.status === 'ok', Boolean, { what: '/readyz to say ok' });
   }, 120_000);
 });

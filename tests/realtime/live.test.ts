@@ -6,7 +6,8 @@ import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TEST_REDIS_URL } from '../support/services';
-import { collect, exactlyOnceProblems, waitUntil } from './support';
+import { collect, exactlyOnceProblems } from './support';
+import { until } from '../support/wait';
 import { readLog } from '../../server/src/realtime/event-log';
 import { decodeEventCursor, encodeEventCursor } from '../../server/src/realtime/events';
 import { spawnServer, waitForReady } from '../support/process';
@@ -234,7 +235,7 @@ describe('live events across two server processes', () => {
     await slow.query('commit');
     await slow.end();
     b.app.hub.wake();
-    await waitUntil(() => ours().length >= 2, 'early and late');
+    await until(() => ours().length >= 2, 'early and late');
     expect(ours()).toEqual(['early', 'late']);
     stream.dispose();
   });
@@ -282,7 +283,7 @@ describe('live events across two server processes', () => {
     const before = first.agents.find((x: { name: string }) => x.name === 'Agent').openThreads;
     await ok(a, supervisor.token, `mutation($t: ID!, $u: ID!) { assignThread(threadId: $t, userId: $u) { id } }`, { t: threadId, u: agent.id });
     const agentRow = () => dash.events.at(-1).agents.find((x: { name: string }) => x.name === 'Agent');
-    await waitUntil(() => agentRow().availability === 'ONLINE' && agentRow().openThreads === before + 1, 'the dashboard to show the assignment').catch(() => undefined);
+    await until(() => agentRow().availability === 'ONLINE' && agentRow().openThreads === before + 1, 'the dashboard to show the assignment').catch(() => undefined);
     const row = dash.events.at(-1).agents.find((x: { name: string }) => x.name === 'Agent');
     expect(row).toMatchObject({ availability: 'ONLINE', openThreads: before + 1 });
     dash.dispose();

@@ -69,15 +69,6 @@ export function collect<T = any>(
   return stream;
 }
 
-/** Waits, bounded, for a condition that a signal (an event, a callback) will make true; polls every 20 ms. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /**
  * The exactly-once check of a live stream against the log: the cursors received are the log's cursors of the
  * expected events, each once, in log (commit-safe) order; no gap, no duplicate. Says what is wrong.
