@@ -5,7 +5,7 @@
  */
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Switchboard } from '../../server/src/app';
-import type { Principal } from '../../server/src/graphql/context';
+import type { Principal } from '../../server/src/modules/identity/principal';
 import { buildContext } from '../../server/src/http/request-context';
 import pino from 'pino';
 

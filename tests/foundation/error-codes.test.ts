@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../server/src/graphql/errors';
+import { ErrorCode } from '../../server/src/shared/errors';
 import { ROOT } from '../support/build';
 import { bootServer, type TestServer } from '../support/server';
 

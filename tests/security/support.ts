@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { TestServer } from '../support/server';
 import { OrgBuilder } from '../support/fixtures';
 import { Role } from '../../server/src/modules/identity/permissions';
-import { ErrorCode } from '../../server/src/graphql/errors';
+import { ErrorCode } from '../../server/src/shared/errors';
 
 export type GqlError = { message: string; extensions?: { code?: string } };
 export type GqlBody = { data?: Record<string, unknown> | null; errors?: GqlError[] };

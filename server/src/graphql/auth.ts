@@ -13,7 +13,8 @@ import {
 import { MapperKind, getDirective, mapSchema } from '@graphql-tools/utils';
 import { Directive, Extensions } from 'type-graphql';
 import { Permission } from '../modules/identity/permissions';
-import { DomainError, ErrorCode, toGraphQLError } from './errors';
+import { DomainError, ErrorCode } from '../shared/errors';
+import { toGraphQLError } from './errors';
 import type { RequestContext } from './context';
 import { loadObjectScope } from './object-scope';
 

@@ -1,19 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../observability/logger';
-import type { Access } from '../modules/identity/access';
+import type { Principal } from '../modules/identity/principal';
 import type { Services } from '../services';
 import type { LiveDeps } from '../realtime/live';
-
-/** Who is calling: a user through a session, or an integrator through an API key. */
-export interface Principal {
-  kind: 'user' | 'apiKey';
-  /** The user, or for an API key the user who created it (actions are attributed to the key). */
-  userId: string;
-  organizationId: string;
-  sessionId?: string;
-  apiKeyId?: string;
-  access: Access;
-}
 
 /** Built per HTTP request and per graphql-ws operation. */
 export interface RequestContext {

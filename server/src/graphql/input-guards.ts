@@ -10,7 +10,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { rewireTypes } from '@graphql-tools/utils';
-import { ErrorCode, badInput } from './errors';
+import { ErrorCode, badInput } from '../shared/errors';
 
 /** Every id this API hands out is a random UUID (db/base.entity.ts); nothing else can name a row. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

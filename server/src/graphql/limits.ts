@@ -21,7 +21,7 @@ import {
   type SelectionSetNode,
   type ValidationRule,
 } from 'graphql';
-import { ErrorCode } from './errors';
+import { ErrorCode } from '../shared/errors';
 import { noNulLiteralsRule } from './input-guards';
 
 /** Query-shape limits, pinned explicitly (SECURITY.md), applied alike over HTTP and graphql-ws. */

@@ -1,5 +1,5 @@
 import { Field, ObjectType, type ClassType } from 'type-graphql';
-import { badInput } from './errors';
+import { badInput } from '../shared/errors';
 import { LIMITS } from './limits';
 import { isUuid } from './input-guards';
 import { Public } from './auth';

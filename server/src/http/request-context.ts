@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { RequestContext, Principal } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import type { Principal } from '../modules/identity/principal';
+import type { RequestContext } from '../graphql/context';
+import { ErrorCode } from '../shared/errors';
 import { TENANT_FILTER } from '../db/tenant';
 import type { Logger } from '../observability/logger';
 import type { Services } from '../services';

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Principal } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import type { Principal } from '../modules/identity/principal';
+import { ErrorCode } from '../shared/errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { AccessChange } from './events';

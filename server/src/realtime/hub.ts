@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../graphql/errors';
+import { ErrorCode } from '../shared/errors';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
 import { ACCESS_CHANGED, compareCursor, type AccessChange, type LoggedEvent } from './events';

@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Principal, RequestContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import type { Principal } from '../modules/identity/principal';
+import type { RequestContext } from '../graphql/context';
+import { ErrorCode } from '../shared/errors';
 import { TENANT_FILTER } from '../db/tenant';
 import { loadGroups } from '../modules/inbox/visibility';
 import type { Metrics } from '../observability/metrics';

@@ -1,5 +1,6 @@
-import type { Principal, RequestContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import type { Principal } from '../modules/identity/principal';
+import type { RequestContext } from '../graphql/context';
+import { ErrorCode } from '../shared/errors';
 import { compareCursor, decodeEventCursor, type LoggedEvent } from './events';
 import { readRange, safeHead } from './event-log';
 import { coded, LiveSubscription, type LiveDeps } from './live-subscription';

@@ -2,7 +2,7 @@ import { Ctx, Query, Resolver } from 'type-graphql';
 import { GraphQLError } from 'graphql';
 import { Auth } from '../graphql/auth';
 import type { RequestContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import { ErrorCode } from '../shared/errors';
 import { safeHead } from './event-log';
 import { encodeEventCursor } from './events';
 

@@ -1,5 +1,6 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { RequestContext, Principal } from '../graphql/context';
+import type { Principal } from '../modules/identity/principal';
+import type { RequestContext } from '../graphql/context';
 import { Permission } from '../modules/identity/permissions';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;

@@ -1,8 +1,9 @@
 import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { GraphQLError } from 'graphql';
 import { Auth } from '../graphql/auth';
-import type { Principal, RequestContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import type { Principal } from '../modules/identity/principal';
+import type { RequestContext } from '../graphql/context';
+import { ErrorCode } from '../shared/errors';
 import { loadObjectScope } from '../graphql/object-scope';
 import { Permission } from '../modules/identity/permissions';
 import { mayReadThread } from '../modules/inbox/visibility';

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
+import type { Principal } from './principal';
 import { uuidArray } from '../../db/tenant';
 import { actorOf, audit } from './audit';
 import { checkName } from './authentication.service';

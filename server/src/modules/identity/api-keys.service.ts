@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, notFound } from '../../shared/errors';
+import type { Principal } from './principal';
 import type { Clock } from '../../shared/clock';
 import { actorOf, audit } from './audit';
 import { checkName } from './authentication.service';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Principal } from '../../graphql/context';
+import type { Principal } from './principal';
 import { AuditLogEntry } from './team.entity';
 import { Organization, Workspace } from './organization.entity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';

@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, forbidden } from '../../shared/errors';
+import type { Principal } from './principal';
 import type { SignupMode } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../../config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded';
 import { migrationsList } from '../../db/migrations';
 import { initOrm } from '../../db/orm';
-import { DomainError } from '../../graphql/errors';
+import { DomainError } from '../../shared/errors';
 import { createLogger } from '../../observability/logger';
 import { systemClock } from '../../shared/clock';
 import { AuthenticationService } from './authentication.service';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Auth, Public } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
-import { unauthenticated } from '../../graphql/errors';
+import { unauthenticated } from '../../shared/errors';
 import { AuthPayload, SignUpInput, Viewer } from './identity.types';
 import { RevokedSessions } from './team.types';
 import { assertUserPrincipal } from './policy';

@@ -1,6 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, ErrorCode } from '../../graphql/errors';
+import { DomainError, ErrorCode } from '../../shared/errors';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';
 import { PasswordResetToken } from './accounts.entity';

@@ -1,7 +1,7 @@
 import type { Access } from './access';
-import type { Principal } from '../../graphql/context';
+import type { Principal } from './principal';
 import { ADD_ONS, Permission, ROLE_PRESETS, Role, permissionsOf, type AddOn } from './permissions';
-import { badInput, DomainError, ErrorCode, forbidden } from '../../graphql/errors';
+import { badInput, DomainError, ErrorCode, forbidden } from '../../shared/errors';
 
 /**
  * The team rules, each a sentence. Services call these after loading the objects involved; the @auth

@@ -1,7 +1,7 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
+import type { Principal } from './principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER, uuidArray } from '../../db/tenant';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, ErrorCode } from '../../graphql/errors';
+import { DomainError, ErrorCode } from '../../shared/errors';
 import { systemClock, type Clock } from '../../shared/clock';
 
 /**

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { notFound } from '../../shared/errors';
+import type { Principal } from './principal';
 import { actorOf, audit } from './audit';
 import { checkName } from './authentication.service';
 import { Organization, Workspace } from './organization.entity';

@@ -1,4 +1,4 @@
-import { badInput } from '../../graphql/errors';
+import { badInput } from '../../shared/errors';
 
 /**
  * Phone numbers in E.164. Ten digits are read as North American (+1); anything else must carry its country

@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
+import type { Principal } from '../identity/principal';
 import { uuidArray } from '../../db/tenant';
 import { actorOf, audit } from '../identity/audit';
 import { Workspace } from '../identity/organization.entity';

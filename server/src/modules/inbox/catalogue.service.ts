@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
+import type { Principal } from '../identity/principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import { actorOf, audit } from '../identity/audit';
 import { checkName } from '../identity/authentication.service';

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
+import type { Principal } from '../identity/principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import type { Clock } from '../../shared/clock';
 import { actorOf, audit } from '../identity/audit';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
-import { badInput } from '../../graphql/errors';
+import { badInput } from '../../shared/errors';
 import { loaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity/permissions';

@@ -1,8 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badInput, DomainError, ErrorCode, notFound } from '../../graphql/errors';
-import type { Principal } from '../../graphql/context';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
+import type { Principal } from '../identity/principal';
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../observability/logger';
 import { actorOf, audit } from '../identity/audit';

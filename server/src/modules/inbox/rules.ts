@@ -1,6 +1,6 @@
 import { foldText } from './addresses';
 import type { WeeklyHours } from './catalogue.entity';
-import { badInput } from '../../graphql/errors';
+import { badInput } from '../../shared/errors';
 
 export const STOP_WORDS = new Set(['stop', 'stopall', 'unsubscribe', 'cancel', 'end', 'quit', 'optout', 'opt out', 'revoke']);
 export const START_WORDS = new Set(['start', 'unstop', 'subscribe', 'yes', 'optin', 'opt in']);

@@ -1,4 +1,5 @@
-import type { Principal, RequestContext } from '../../graphql/context';
+import type { Principal } from '../identity/principal';
+import type { RequestContext } from '../../graphql/context';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Permission } from '../identity/permissions';
 import { AgentGroupMember } from '../identity/team.entity';

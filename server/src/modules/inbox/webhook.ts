@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';
-import { DomainError } from '../../graphql/errors';
+import { DomainError } from '../../shared/errors';
 import { isUuid } from '../../graphql/object-scope';
 import type { Logger } from '../../observability/logger';
 import type { Services } from '../../services';
