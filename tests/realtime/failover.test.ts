@@ -9,7 +9,7 @@ import { TEST_REDIS_URL } from '../support/services';
 import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { encodeEventCursor } from '../../server/src/realtime/events';
-import { collect, exactlyOnceProblems, type Stream } from './support';
+import { collect, exactlyOnceProblems, hubSkips, type Stream } from './support';
 
 const THREAD = `subscription($t: ID!, $after: String) { threadEvents(threadId: $t, after: $after) { cursor type message { body } } }`;
 // CI sends FAILOVER_SENDS (default 100); bench/loop-live.sh runs 500, fifty times in a row under load.
@@ -87,6 +87,7 @@ describe('failover: a server killed during sends', () => {
     const report = [steady.events, ...first.map((s, k) => [...s.events, ...resumed[k]!.events])].map((events) => exactlyOnceProblems(events, expected));
     if (report.some((problems) => problems.length)) {
       console.log(`failover field errors: ${JSON.stringify([steady, ...first, ...resumed].map((s) => s.fieldErrors))}; resumed from ${JSON.stringify(first.map((s) => s.events.at(-1)?.cursor ?? after))}; survivor hub at ${JSON.stringify(survivor.app.hub.head())}`);
+      console.log(await hubSkips(survivor.app.hub, survivor.db.url));
     }
     console.log(`failover: ${SENDS} sends, killed after ${Math.round(SENDS / 20) * 10}; before the kill the two doomed subscribers had ${first.map((s) => s.events.length).join(' and ')}; problems (steady, resumed 1, resumed 2): ${JSON.stringify(report)}`);
     expect(report).toEqual([[], [], []]);

@@ -6,7 +6,7 @@ import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TEST_REDIS_URL } from '../support/services';
-import { collect, exactlyOnceProblems } from './support';
+import { collect, exactlyOnceProblems, hubSkips } from './support';
 import { until } from '../support/wait';
 import { readLog } from '../../server/src/realtime/event-log';
 import { decodeEventCursor, encodeEventCursor } from '../../server/src/realtime/events';
@@ -361,6 +361,7 @@ describe('live events across two server processes', () => {
            from pg_stat_activity where backend_xid is not null) as writers,
         (select max(xid::text::bigint) from events) as newest_event`);
       await c.end();
+      console.log(`hub A: ${await hubSkips(a.app.hub, a.db.url)}\nhub B: ${await hubSkips(b.app.hub, b.db.url)}`);
       const missingFrom = (events: any[]) => {
         const seen = new Set(events.map((e) => e.message.body));
         return Array.from({ length: N }, (_, i) => `bulk-${i}`).filter((body) => !seen.has(body)).slice(0, 10).join(', ');
@@ -380,6 +381,9 @@ describe('live events across two server processes', () => {
     const expected = bulkRows.map((r) => r.body as string);
     // Exactly once, against the log: every bulk event's cursor once, in log order, on each stream.
     const expectedCursors = bulkRows.map((r) => encodeEventCursor(r.xid, r.id));
+    if (exactlyOnceProblems(onB.events, expectedCursors).length || exactlyOnceProblems([...fromA, ...onA.events], expectedCursors).length) {
+      console.log(`hub A: ${await hubSkips(a.app.hub, a.db.url)}\nhub B: ${await hubSkips(b.app.hub, b.db.url)}`);
+    }
     expect(exactlyOnceProblems(onB.events, expectedCursors), `server B; field errors: ${JSON.stringify(onB.fieldErrors)}`).toEqual([]);
     expect(exactlyOnceProblems([...fromA, ...onA.events], expectedCursors), `resumed on A; field errors: ${JSON.stringify(onA.fieldErrors)}`).toEqual([]);
     expect(new Set(expected).size).toBe(N);

@@ -5,7 +5,7 @@ import { OrgBuilder, type FixtureUser } from '../support/fixtures';
 import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TAKE_EVENT_WRITER_LOCK } from '../../server/src/db/event-writer-lock';
-import { readRange, SAFE_LINE, safeHead } from '../../server/src/realtime/event-log';
+import { readLog, readRange, SAFE_LINE, safeHead } from '../../server/src/realtime/event-log';
 import { collect } from './support';
 
 const THREAD = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { body } } }`;
@@ -179,5 +179,47 @@ describe('the safe line of the event log', () => {
     expect(replay.map((e) => e.id)).toEqual(['999999999', '1000000000']);
     const c = await connect();
     await c.query(`delete from events where id in (999999999, 1000000000)`);
+  });
+
+  it('a tailer racing writers that commit while it reads passes no event (locks matched by backend, not virtual transaction)', async () => {
+    const threadId = await startThread('+15554000006');
+    const em = server.app.orm.em.fork();
+    const start = await safeHead(em);
+    const writers = await Promise.all(Array.from({ length: 4 }, () => connect()));
+    const COMMITS = Number(process.env.SAFE_LINE_RACE_COMMITS ?? 500);
+    let writing = true;
+    const written = Promise.all(
+      writers.map(async (w, k) => {
+        for (let i = 0; i < COMMITS; i++) {
+          await w.query('begin');
+          await w.query(TAKE_EVENT_WRITER_LOCK);
+          await appendRaw(w, threadId, `race-${k}-${i}`);
+          await w.query('commit');
+        }
+      }),
+    ).finally(() => {
+      writing = false;
+    });
+    // A tailer as the hub runs one: from its cursor up to the safe line, the highest line kept as a floor.
+    const returned: string[] = [];
+    let cursor = start;
+    let floor = '0';
+    const tail = async () => {
+      for (;;) {
+        const read = await readLog(em, cursor, 500, floor);
+        floor = read.line;
+        for (const e of read.events) returned.push(`${e.xid}:${e.id}`);
+        if (read.events.length) cursor = read.events.at(-1)!;
+        if (read.events.length < 500) return;
+      }
+    };
+    while (writing) await tail();
+    await written;
+    await tail();
+    const c = await connect();
+    const log = await c.query(`select xid::text || ':' || id::text as at, payload->'message'->>'body' as body from events where (xid, id) > ($1::xid8, $2::bigint) order by events.xid, events.id`, [start.xid, start.id]);
+    expect(log.rows.filter((r) => r.body?.startsWith('race-'))).toHaveLength(4 * COMMITS);
+    // Every event after the start (the race's, and any receipts of the thread's first message), once, in order.
+    expect(returned).toEqual(log.rows.map((r) => r.at));
   });
 });

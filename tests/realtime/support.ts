@@ -1,4 +1,6 @@
+import pg from 'pg';
 import type { Client } from 'graphql-ws';
+import type { Hub } from '../../server/src/realtime/hub';
 
 export interface Stream<T = any> {
   events: T[];
@@ -86,4 +88,38 @@ export function exactlyOnceProblems(received: Array<{ cursor: string }>, expecte
   const firstOut = order.findIndex((c, i) => i > 0 && expected.indexOf(c) < expected.indexOf(order[i - 1]!));
   if (firstOut >= 0) problems.push(`out of log order at ${order[firstOut]}`);
   return problems;
+}
+
+/**
+ * With SB_HUB_AUDIT=1: the events of the log the hub has passed (at or below its head) without reading
+ * them, each with the read that jumped over it and the read before, so a lost event names the read whose
+ * safe line was wrong (its snapshot, its floor, the transactions it took for running non-writers).
+ */
+export async function hubSkips(hub: Hub, databaseUrl: string): Promise<string> {
+  if (!hub.audit?.length) return 'no hub audit (SB_HUB_AUDIT=1)';
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  const start = hub.audit[0]!.after;
+  const head = hub.head();
+  const rows = await c.query<{ xid: string; id: string }>(
+    `select xid::text as xid, id::text as id from events where (xid, id) > ($1::xid8, $2::bigint) and (xid, id) <= ($3::xid8, $4::bigint) order by events.xid, events.id`,
+    [start.xid, start.id, head.xid, head.id],
+  );
+  await c.end();
+  const read = new Set(hub.audit.flatMap((r) => r.returned));
+  const skipped = rows.rows.filter((r) => !read.has(`${r.xid}:${r.id}`));
+  if (!skipped.length) return `the hub read every event it passed (${rows.rows.length} events, ${hub.audit.length} reads)`;
+  const key = (c: { xid: string; id: string }) => [BigInt(c.xid), BigInt(c.id)] as const;
+  const after = (a: { xid: string; id: string }, b: { xid: string; id: string }) => {
+    const [ax, ai] = key(a);
+    const [bx, bi] = key(b);
+    return ax > bx || (ax === bx && ai > bi);
+  };
+  return skipped
+    .slice(0, 5)
+    .map((s) => {
+      const i = hub.audit!.findIndex((r) => r.returned.some((x) => { const [xid, id] = x.split(':'); return after({ xid: xid!, id: id! }, s); }) || after(r.after, s));
+      return `hub skipped ${s.xid}:${s.id}; read ${i}: ${JSON.stringify({ ...hub.audit![i], returned: hub.audit![i]?.returned.slice(0, 3) })}; read before: ${JSON.stringify({ ...hub.audit![i - 1], returned: hub.audit![i - 1]?.returned.slice(-3) })}`;
+    })
+    .join('\n');
 }

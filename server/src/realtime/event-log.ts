@@ -63,30 +63,40 @@ export function toLogged(r: EventRow): LoggedEvent {
  * ones proven to be running non-writers, or the snapshot's xmax when none is left.
  *
  * Why this is sound: take x in the snapshot's xip (running when the snapshot was taken). pg_locks is read
- * after the snapshot, in one consistent pass over the lock table (one materialised read of pg_lock_status).
- * If x still runs at that moment, its own transactionid lock is there under its virtual transaction; had x
- * been a writer it would hold the writer lock under the same virtual transaction (taken before x existed,
- * held until x ends), so only a running non-writer is skipped. If x has ended since the snapshot, it is not
- * in pg_locks and holds the line (its rows are invisible to this snapshot). A transaction with no id yet
- * gets one at or above xmax. Not monotonic (a skipped non-writer that ends before the next read holds the
- * next line), so readers never treat the line as a position; the hub keeps the highest line it has proven
- * and passes it back as a floor (see readAfter).
+ * after the snapshot, in one pass over the lock table during which no lock can be taken or released (one
+ * materialised read of pg_lock_status, which holds every lock partition while it copies). If x still holds
+ * its transactionid lock then, x is the current transaction of the backend (pid) holding it; had x been a
+ * writer, that backend would hold the writer lock too: taken before x existed, and released after x's
+ * transactionid lock (Postgres releases a transaction's regular locks before its advisory ones). So only a
+ * running non-writer is skipped. If x's lock is gone, x has ended (or is just being assigned), and it holds
+ * the line (its rows are invisible to this snapshot). A transaction with no id yet gets one at or above xmax.
+ *
+ * Backends are matched by pid, not by virtualtransaction: pg_locks reads a holder's local transaction id
+ * afresh for each lock row, and a transaction that is committing clears it between the rows of one pass, so
+ * its two locks can show two different virtual transactions. Matching by that once let the line pass a
+ * committing writer whose event this snapshot could not see: a lost event (found by Hub.audit, SB_HUB_AUDIT=1).
+ *
+ * Not monotonic (a skipped non-writer that ends before the next read holds the next line), so readers never
+ * treat the line as a position; the hub keeps the highest line it has proven and passes it back as a floor.
  */
-export const SAFE_LINE = `(with locks as materialized (
-     select locktype, transactionid, virtualtransaction, classid, objid, objsubid, database, mode, granted from pg_locks
+const SAFE_LINE_CTES = `locks as materialized (
+     select locktype, transactionid, pid, classid, objid, objsubid, database, mode, granted from pg_locks
       where locktype in ('transactionid', 'advisory')),
    writers as (
-     select virtualtransaction from locks
+     select pid from locks
       where locktype = 'advisory' and classid = ${EVENT_WRITER_LOCK.classId}::oid and objid = ${EVENT_WRITER_LOCK.objectId}::oid
         and objsubid = 2 and database = (select oid from pg_database where datname = current_database())),
    running_non_writers as (
      select transactionid from locks
-      where locktype = 'transactionid' and mode = 'ExclusiveLock' and granted
-        and virtualtransaction not in (select virtualtransaction from writers))
-   select coalesce(
-     (select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
-       where not exists (select 1 from running_non_writers n where n.transactionid = ((x::text::bigint % 4294967296)::text)::xid)),
-     pg_snapshot_xmax(pg_current_snapshot())))`;
+      where locktype = 'transactionid' and mode = 'ExclusiveLock' and granted and pid is not null
+        and pid not in (select pid from writers where pid is not null)),
+   safe as (
+     select coalesce(
+       (select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
+         where not exists (select 1 from running_non_writers n where n.transactionid = ((x::text::bigint % 4294967296)::text)::xid)),
+       pg_snapshot_xmax(pg_current_snapshot())) as l)`;
+
+export const SAFE_LINE = `(with ${SAFE_LINE_CTES} select l from safe)`;
 
 export interface LogPosition {
   xid: string;
@@ -97,6 +107,9 @@ export interface LogRead {
   events: LoggedEvent[];
   /** The safe line of this read, at least the floor passed in: a proven bound to pass to the next read. */
   line: string;
+  /** With `diagnose`: the statement's snapshot and the transactions it proved to be running non-writers. */
+  snapshot?: string;
+  nonWriters?: string;
 }
 
 /**
@@ -104,7 +117,14 @@ export interface LogRead {
  * read, when that is higher). Cross-tenant on purpose: one tailer per process reads for all its
  * subscribers; each event is then authorised per subscriber.
  */
-export async function readLog(em: EntityManager, after: LogPosition, limit: number, floor = '0', scope?: { organizationId: string; workspaceIds: string[] }): Promise<LogRead> {
+export async function readLog(
+  em: EntityManager,
+  after: LogPosition,
+  limit: number,
+  floor = '0',
+  scope?: { organizationId: string; workspaceIds: string[] },
+  diagnose = false,
+): Promise<LogRead> {
   const params: unknown[] = [floor, after.xid, after.id];
   let where = `(e.xid, e.id) > (?::xid8, ?::bigint) and e.xid < line.l`;
   if (scope) {
@@ -112,14 +132,22 @@ export async function readLog(em: EntityManager, after: LogPosition, limit: numb
     params.push(scope.organizationId, `{${scope.workspaceIds.join(',')}}`);
   }
   params.push(limit);
-  const rows = await em.getConnection().execute<Array<Partial<EventRow> & { line: string }>>(
-    `with line as (select greatest(${SAFE_LINE}, ?::xid8) as l)
-     select line.l::text as line, e.id, e.xid::text as xid, e.organization_id, e.workspace_id, e.type, e.thread_id, e.payload, e.created_at
+  const diagnostics = diagnose
+    ? `, pg_current_snapshot()::text as snapshot, (select string_agg(transactionid::text, ',') from running_non_writers) as non_writers`
+    : '';
+  const rows = await em.getConnection().execute<Array<Partial<EventRow> & { line: string; snapshot?: string; non_writers?: string | null }>>(
+    `with ${SAFE_LINE_CTES}, line as (select greatest((select l from safe), ?::xid8) as l)
+     select line.l::text as line, e.id, e.xid::text as xid, e.organization_id, e.workspace_id, e.type, e.thread_id, e.payload, e.created_at${diagnostics}
        from line left join lateral (
          select * from events e where ${where} order by e.xid, e.id limit ?) e on true`,
     params,
   );
-  return { line: rows[0]?.line ?? floor, events: rows.filter((r) => r.id != null).map((r) => toLogged(r as EventRow)) };
+  const read: LogRead = { line: rows[0]?.line ?? floor, events: rows.filter((r) => r.id != null).map((r) => toLogged(r as EventRow)) };
+  if (diagnose) {
+    read.snapshot = rows[0]?.snapshot;
+    read.nonWriters = rows[0]?.non_writers ?? '';
+  }
+  return read;
 }
 
 /** Events after a position up to the safe line (see readLog). */

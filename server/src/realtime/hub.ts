@@ -11,6 +11,16 @@ export const WAKE_CHANNEL_PREFIX = 'sb:ws:';
 /** Access changes remembered for sockets that were authenticating while the hub passed them. */
 const RECENT_ACCESS_CHANGES = 1_000;
 
+/** One read of the tailer (see Hub.audit). */
+export interface HubRead {
+  after: { xid: string; id: string };
+  floor: string;
+  line: string;
+  snapshot: string;
+  nonWriters: string;
+  returned: string[];
+}
+
 /** One live subscription, as the hub sees it. */
 export interface LiveSubscriber {
   organizationId: string;
@@ -48,6 +58,11 @@ export class Hub {
   private stopped = false;
   private readonly recentAccess: Array<{ xid: string; id: string; organizationId: string; change: AccessChange }> = [];
   delivered = 0;
+  /**
+   * Every read of the tailer with its snapshot and proof, when SB_HUB_AUDIT=1 (diagnosing delivery in the
+   * chaos tests: an event the hub passed without reading shows which read's line was wrong).
+   */
+  readonly audit: HubRead[] | null = process.env.SB_HUB_AUDIT === '1' ? [] : null;
 
   constructor(
     private readonly orm: MikroORM,
@@ -166,7 +181,10 @@ export class Hub {
   private async tail(): Promise<void> {
     const em = this.orm.em.fork();
     for (;;) {
-      const { events: batch, line } = await readLog(em, this.cursor, 500, this.line);
+      const floor = this.line;
+      const after = this.cursor;
+      const { events: batch, line, snapshot, nonWriters } = await readLog(em, after, 500, floor, undefined, this.audit !== null);
+      this.audit?.push({ after, floor, line, snapshot: snapshot ?? '', nonWriters: nonWriters ?? '', returned: batch.map((e) => `${e.xid}:${e.id}`) });
       this.line = line;
       for (const event of batch) {
         this.cursor = { xid: event.xid, id: event.id };
