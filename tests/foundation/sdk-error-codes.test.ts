@@ -16,7 +16,7 @@ describe('the SDK error codes', () => {
   });
 
   it('lists every value of the enum', async () => {
-    const { SERVER_ERROR_CODES } = await import('../../client-sdk/src/generated/error-codes');
+    const { SERVER_ERROR_CODES } = await import('../../client-sdk/src/generated/error-codes.js');
     expect(SERVER_ERROR_CODES).toEqual(expect.arrayContaining(Object.values(ErrorCode)));
   });
 });

@@ -25,7 +25,7 @@ import { ErrorCode } from '../shared/errors';
 import { codedError } from './errors';
 import { noNulLiteralsRule } from './input-guards';
 
-/** Query-shape limits, pinned explicitly (SECURITY.md), applied alike over HTTP and graphql-ws. */
+/** Query-shape limits, pinned explicitly (not left to library defaults), applied alike over HTTP and graphql-ws. */
 export const LIMITS = {
   maxDepth: 8,
   maxAliases: 15,

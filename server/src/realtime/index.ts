@@ -5,5 +5,5 @@
  * leads back into a module (tests/foundation/boundaries.test.ts).
  */
 export { appendEvent } from './event-log';
-export { AccessChangeKind, recordAccessChange, type AccessChange } from './access-changes';
-export { EventType, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
+export { recordAccessChange } from './access-changes';
+export { AccessChangeKind, EventType, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

@@ -1,4 +1,4 @@
-import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { Auth } from '../graphql/auth';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
@@ -131,8 +131,6 @@ export class SubscriptionResolver {
     return toLiveEvent(event);
   }
 }
-
-export { Ctx };
 
 @Resolver()
 export class DashboardSubscriptionResolver {

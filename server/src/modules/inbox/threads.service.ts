@@ -5,7 +5,7 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../../gra
 import { uuidArray } from '../../db/tenant';
 import type { Clock } from '../../shared/clock';
 import { actorOf, audit } from '../identity';
-import { Message, MessageDirection, ReadCursor, Thread, ThreadStatus } from './thread.entity';
+import { Message, Thread, ThreadStatus } from './thread.entity';
 import { emitThreadEvent, EventType } from './events';
 import { assertMaySearchThreadsIn, threadReadableSql } from './thread-policy';
 
@@ -239,5 +239,3 @@ export class ThreadService {
     return toConnection(rows, size, (m) => [m.createdAt.toISOString(), m.id]);
   }
 }
-
-export { MessageDirection, ReadCursor };
