@@ -3,8 +3,12 @@ import { ConfigError, loadConfig, type Config } from './config';
 import type { Switchboard } from './app';
 import { createLogger } from './observability/logger';
 
-/** Hard limit for a graceful stop; the brief promises an exit within 10 s of SIGTERM. */
-const EXIT_DEADLINE_MS = 9_500;
+/**
+ * A graceful stop waits up to SHUTDOWN_TIMEOUT_MS for requests in flight (the HTTP drain), then this long for
+ * the rest (sockets, the hub, the database pool) before the process exits regardless. With the default 8 s
+ * that is an exit within 10 s of SIGTERM.
+ */
+const EXIT_AFTER_DRAIN_MS = 1_500;
 
 function fail(message: string): never {
   process.stderr.write(`switchboard: ${message}\n`);
@@ -31,7 +35,7 @@ async function main(): Promise<void> {
     const deadline = setTimeout(() => {
       logger.error('graceful shutdown took too long; exiting');
       process.exit(1);
-    }, EXIT_DEADLINE_MS);
+    }, config.shutdownTimeoutMs + EXIT_AFTER_DRAIN_MS);
     deadline.unref();
     if (!app) return; // start-up notices `stopping` when it finishes
     app.stop().then(

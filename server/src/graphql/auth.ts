@@ -10,7 +10,7 @@ import {
   type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
-import { MapperKind, getDirective, mapSchema } from '@graphql-tools/utils';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { Directive, Extensions } from 'type-graphql';
 import { Permission } from '../modules/identity/permissions';
 import { DomainError, ErrorCode } from '../shared/errors';
@@ -227,9 +227,4 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
       return guarded;
     },
   });
-}
-
-/** The directive as the SDL shows it (for tests and docs). */
-export function authDirectiveOf(schema: GraphQLSchema, node: Parameters<typeof getDirective>[1]) {
-  return getDirective(schema, node, AUTH_DIRECTIVE_NAME)?.[0] as { requires: Permission[] } | undefined;
 }

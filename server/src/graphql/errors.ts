@@ -1,8 +1,26 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type ASTNode, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '../shared/errors';
 
 export function toGraphQLError(error: DomainError): GraphQLError {
   return new GraphQLError(error.message, { extensions: { code: error.code, ...error.details } });
+}
+
+/**
+ * A coded error raised outside a service: by a validation rule (`nodes`), the transport or the context
+ * builder. `httpStatus` tells Apollo the status of the HTTP answer (it strips the key from the body).
+ */
+export function codedError(code: ErrorCode, message: string, opts: { nodes?: ASTNode | readonly ASTNode[]; httpStatus?: number } = {}): GraphQLError {
+  return new GraphQLError(message, { nodes: opts.nodes, extensions: { code, ...(opts.httpStatus ? { http: { status: opts.httpStatus } } : {}) } });
+}
+
+/** The error that refuses or ends a live stream (a subscription, a socket's credential): coded as everywhere else. */
+export function liveError(code: ErrorCode, message: string): GraphQLError {
+  return codedError(code, message);
+}
+
+/** The body of a plain HTTP error (an unknown path, a malformed body), shaped like a GraphQL answer. */
+export function httpErrorBody(code: ErrorCode, message: string): { errors: Array<{ message: string; extensions: { code: ErrorCode } }> } {
+  return { errors: [{ message, extensions: { code } }] };
 }
 
 const OWN_CODES = new Set<string>([

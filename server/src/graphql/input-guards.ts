@@ -11,6 +11,7 @@ import {
 } from 'graphql';
 import { rewireTypes } from '@graphql-tools/utils';
 import { ErrorCode, badInput } from '../shared/errors';
+import { codedError } from './errors';
 
 /** Every id this API hands out is a random UUID (db/base.entity.ts); nothing else can name a row. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,14 +74,12 @@ const NUL_MESSAGE = 'Text may not contain the NUL character (U+0000)';
 
 /** The refusal of variables holding NUL; `http` gives Apollo the status (it strips the key from the answer). */
 export function nulError(opts: { http?: boolean } = {}): GraphQLError {
-  return new GraphQLError(NUL_MESSAGE, {
-    extensions: { code: ErrorCode.BAD_USER_INPUT, ...(opts.http ? { http: { status: 400 } } : {}) },
-  });
+  return codedError(ErrorCode.BAD_USER_INPUT, NUL_MESSAGE, { httpStatus: opts.http ? 400 : undefined });
 }
 
 /** String literals in the document (arguments, input fields, defaults) may not hold NUL. */
 export const noNulLiteralsRule: ValidationRule = (ctx): ASTVisitor => ({
   StringValue(node) {
-    if (node.value.includes('\u0000')) ctx.reportError(new GraphQLError(NUL_MESSAGE, { nodes: node, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
+    if (node.value.includes('\u0000')) ctx.reportError(codedError(ErrorCode.BAD_USER_INPUT, NUL_MESSAGE, { nodes: node }));
   },
 });

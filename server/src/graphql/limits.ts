@@ -22,9 +22,10 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { ErrorCode } from '../shared/errors';
+import { codedError } from './errors';
 import { noNulLiteralsRule } from './input-guards';
 
-/** Query-shape limits, pinned explicitly (SECURITY.md), applied alike over HTTP and graphql-ws. */
+/** Query-shape limits, pinned explicitly (not left to library defaults), applied alike over HTTP and graphql-ws. */
 export const LIMITS = {
   maxDepth: 8,
   maxAliases: 15,
@@ -42,7 +43,7 @@ export const LIMITS = {
 } as const;
 
 function tooComplex(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } });
+  return codedError(ErrorCode.QUERY_TOO_COMPLEX, message);
 }
 
 /** What a selection set weighs: its cost and how many field levels it adds below where it is used. */

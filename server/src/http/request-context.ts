@@ -4,6 +4,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
+import { codedError } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
 import type { Logger } from '../observability/logger';
 import type { Services } from '../services';
@@ -26,9 +27,7 @@ export function bearerToken(header: unknown): string | null {
 }
 
 export function invalidCredential(): GraphQLError {
-  return new GraphQLError('The credential is invalid, expired or revoked', {
-    extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
-  });
+  return codedError(ErrorCode.UNAUTHENTICATED, 'The credential is invalid, expired or revoked', { httpStatus: 401 });
 }
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;

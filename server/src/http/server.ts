@@ -5,11 +5,12 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loopbackOriginsFor, type Config } from '../config';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
+import { codedError, httpErrorBody } from '../graphql/errors';
 import { formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import { containsNul, nulError } from '../graphql/input-guards';
@@ -103,9 +104,7 @@ const httpInputGuardPlugin: ApolloServerPlugin<RequestContext> = {
     return {
       async didResolveOperation(ctx) {
         if (ctx.operation?.operation === 'subscription') {
-          throw new GraphQLError('Subscriptions are served over graphql-ws on this path, not over HTTP', {
-            extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
-          });
+          throw codedError(ErrorCode.BAD_REQUEST, 'Subscriptions are served over graphql-ws on this path, not over HTTP', { httpStatus: 400 });
         }
         if (containsNul(ctx.request.variables)) throw nulError({ http: true });
       },
@@ -209,20 +208,14 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   );
 
   app.use((_req, res) => {
-    res.status(404).json({ errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+    res.status(404).json(httpErrorBody(ErrorCode.NOT_FOUND, 'Not found'));
   });
   // Malformed JSON and oversized bodies are the client's fault: a 4xx with a code, never a crash.
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error({ err }, 'unhandled http error');
-    res.status(status).json({
-      errors: [
-        {
-          message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
-          extensions: { code: status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST },
-        },
-      ],
-    });
+    const message = status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body';
+    res.status(status).json(httpErrorBody(status === 500 ? ErrorCode.INTERNAL : ErrorCode.BAD_REQUEST, message));
   });
 
   await new Promise<void>((resolve, reject) => {

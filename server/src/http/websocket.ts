@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
 import { Session } from '../modules/identity/credentials.entity';
 import { ErrorCode } from '../shared/errors';
+import { codedError, liveError } from '../graphql/errors';
 import { formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import { containsNul, nulError } from '../graphql/input-guards';
@@ -116,7 +117,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       if (extra) extra.principal = principal;
     };
   }
-  const forbidden = () => [new GraphQLError('Your credential is no longer valid', { extensions: { code: ErrorCode.FORBIDDEN } })];
+  const forbidden = () => [liveError(ErrorCode.FORBIDDEN, 'Your credential is no longer valid')];
 
   const rules = [...specifiedRules, ...VALIDATION_RULES, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
@@ -135,12 +136,12 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       checked = errors.length
         ? {
             errors: errors.map((e) =>
-              e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }),
+              e.extensions?.code ? e : codedError(ErrorCode.GRAPHQL_VALIDATION_FAILED, e.message, { nodes: e.nodes }),
             ),
           }
         : { document };
     } catch (err) {
-      checked = { errors: [new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })] };
+      checked = { errors: [codedError(ErrorCode.GRAPHQL_PARSE_FAILED, (err as Error).message)] };
     }
     if (documents.size >= DOCUMENT_CACHE_SIZE) documents.clear();
     if (query.length <= MAX_CACHED_QUERY_LENGTH) documents.set(query, checked);

@@ -2,8 +2,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { appendEvent } from './event-log';
 import { ACCESS_CHANGED, type AccessChange } from './events';
 
-export { AccessChangeKind, type AccessChange } from './events';
-
 /** Changes already recorded per transaction: a mutation that touches access twice (deactivate = sessions + user) logs it once. */
 const recorded = new WeakMap<object, Set<string>>();
 

@@ -1,7 +1,7 @@
 import { IsolationLevel } from '@mikro-orm/core';
 import type { RequestContext } from '../graphql/context';
-import { Permission } from '../modules/identity/permissions';
-import { mayReadThread } from '../modules/inbox/visibility';
+import { Permission } from '../modules/identity';
+import { availabilityOf, mayReadThread, threadStreamAccess, unreadThreadsOf } from '../modules/inbox';
 import { EventType } from './events';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 import { seenBySnapshot } from './snapshot';
@@ -34,9 +34,8 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
   const sub: LiveSubscription<UnreadBadge> = new LiveSubscription<UnreadBadge>(ctx, deps, {
     name: 'unreadCounts',
     workspaceIds: [workspaceId],
-    allowed: (p) => p.access.can(Permission.THREADS_READ, workspaceId),
     // Readers of every thread count the same whatever their groups.
-    groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, workspaceId),
+    ...threadStreamAccess(workspaceId),
     onEvent: (event) => {
       const principal = sub.principal;
       const t = event.payload.thread;
@@ -74,28 +73,14 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
     const principal = sub.principal;
     const snapshot = await em.transactional(
       async (tx) => {
-        const trx = tx.getTransactionContext();
-        const conn = tx.getConnection();
         // The first statement fixes the transaction's snapshot; the counts below read exactly it.
-        const [snap] = await conn.execute<Array<{ snapshot: string }>>('select pg_current_snapshot()::text as snapshot', [], 'all', trx);
-        const [me] = await conn.execute<Array<{ availability: string }>>('select availability from users where organization_id = ? and id = ?', [principal.organizationId, principal.userId], 'all', trx);
-        availability = me?.availability ?? 'OFFLINE';
-        const rows = await conn.execute<Array<{ thread_id: string; n: string; assignee_user_id: string | null; assignee_group_id: string | null }>>(
-          `select m.thread_id, count(*) as n, t.assignee_user_id, t.assignee_group_id from messages m
-             join threads t on t.organization_id = m.organization_id and t.id = m.thread_id
-             left join read_cursors rc on rc.organization_id = m.organization_id and rc.thread_id = m.thread_id and rc.user_id = ?
-            where m.organization_id = ? and t.workspace_id = ? and not t.archived and m.direction = 'INBOUND'
-              and m.created_at > coalesce(rc.read_at, '-infinity')
-            group by m.thread_id, t.assignee_user_id, t.assignee_group_id`,
-          [principal.userId, principal.organizationId, workspaceId],
-          'all',
-          trx,
-        );
-        for (const r of rows) {
-          const assignee = { assigneeUserId: r.assignee_user_id, assigneeGroupId: r.assignee_group_id };
+        const [snap] = await tx.getConnection().execute<Array<{ snapshot: string }>>('select pg_current_snapshot()::text as snapshot', [], 'all', tx.getTransactionContext());
+        availability = await availabilityOf(tx, principal.organizationId, principal.userId);
+        for (const r of await unreadThreadsOf(tx, principal.organizationId, principal.userId, workspaceId)) {
+          const assignee = { assigneeUserId: r.assigneeUserId, assigneeGroupId: r.assigneeGroupId };
           if (mayReadThread(principal, { workspaceId, ...assignee }, sub.groups)) {
-            counts.set(r.thread_id, Number(r.n));
-            assignees.set(r.thread_id, assignee);
+            counts.set(r.threadId, r.unread);
+            assignees.set(r.threadId, assignee);
           }
         }
         return snap!.snapshot;

@@ -1,7 +1,8 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Principal } from '../modules/identity/principal';
+import type { Principal } from '../modules/identity';
 import { ErrorCode } from '../shared/errors';
+import { liveError } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { AccessChange } from './events';
@@ -115,7 +116,7 @@ export class LiveConnection {
       } catch (err) {
         // Unable to tell whether the credential holds: fail closed, the client reconnects.
         this.registry.deps.logger.warn({ err }, 'could not re-check a socket credential; closing it');
-        this.end(new GraphQLError('Could not re-check your access; reconnect', { extensions: { code: ErrorCode.UNAVAILABLE } }), 1013, 'Try again later');
+        this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not re-check your access; reconnect'), 1013, 'Try again later');
         return;
       }
       if (this.closed) return;
@@ -164,7 +165,7 @@ export class LiveConnection {
 }
 
 function revokedError(): GraphQLError {
-  return new GraphQLError('Your credential is no longer valid: this subscription has ended', { extensions: { code: ErrorCode.FORBIDDEN } });
+  return liveError(ErrorCode.FORBIDDEN, 'Your credential is no longer valid: this subscription has ended');
 }
 
 /** Whether a change concerns a socket authenticated as this principal. */

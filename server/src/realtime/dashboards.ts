@@ -1,18 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../graphql/context';
-import { uuidArray } from '../db/tenant';
-import { Permission } from '../modules/identity/permissions';
+import { Permission } from '../modules/identity';
+import { agentWorkload, type AgentWorkloadRow } from '../modules/inbox';
 import { EventType } from './events';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 
-export interface AgentStatusRow {
-  userId: string;
-  name: string;
-  availability: string;
-  openThreads: number;
-  waitingThreads: number;
-  medianFirstResponseSeconds: number | null;
-}
+export type AgentStatusRow = AgentWorkloadRow;
 
 export interface AgentDashboardSnapshot {
   workspaceId: string;
@@ -25,37 +18,8 @@ const DEBOUNCE_MS = 250;
 
 /** Agents of a workspace (AGENT role reaching it), with their load and today's median first response. */
 export async function agentDashboard(orm: MikroORM, organizationId: string, workspaceId: string): Promise<AgentDashboardSnapshot> {
-  const em = orm.em.fork();
-  const conn = em.getConnection();
-  const ws = await conn.execute<Array<{ ancestor_ids: string[] | string }>>('select ancestor_ids from workspaces where organization_id = ? and id = ?', [organizationId, workspaceId]);
-  const raw = ws[0]?.ancestor_ids ?? [];
-  const ancestors = Array.isArray(raw) ? raw : String(raw).replace(/[{}]/g, '').split(',').filter(Boolean);
-  const rows = await conn.execute<Array<{ id: string; name: string; availability: string; open: string; waiting: string; median: number | null }>>(
-    `with agents as (
-       select distinct u.id, u.name, u.availability from users u
-         join memberships m on m.organization_id = u.organization_id and m.user_id = u.id
-        where u.organization_id = ? and u.status = 'ACTIVE' and 'AGENT' = any(m.roles)
-          and (m.workspace_id is null or m.workspace_id = any(?::uuid[])))
-     select a.id, a.name, a.availability,
-       (select count(*) from threads t where t.organization_id = ? and t.workspace_id = ? and t.assignee_user_id = a.id and t.status = 'OPEN' and not t.archived) as open,
-       (select count(*) from threads t where t.organization_id = ? and t.workspace_id = ? and t.assignee_user_id = a.id and t.status = 'OPEN' and not t.archived and t.needs_response) as waiting,
-       (select percentile_cont(0.5) within group (order by extract(epoch from t.first_response_at - t.created_at))
-          from threads t where t.organization_id = ? and t.workspace_id = ? and t.assignee_user_id = a.id and t.first_response_at >= date_trunc('day', now())) as median
-     from agents a order by a.name, a.id`,
-    [organizationId, uuidArray([workspaceId, ...ancestors]), organizationId, workspaceId, organizationId, workspaceId, organizationId, workspaceId],
-  );
-  return {
-    workspaceId,
-    generatedAt: new Date().toISOString(),
-    agents: rows.map((r) => ({
-      userId: r.id,
-      name: r.name,
-      availability: r.availability,
-      openThreads: Number(r.open),
-      waitingThreads: Number(r.waiting),
-      medianFirstResponseSeconds: r.median === null ? null : Math.round(Number(r.median)),
-    })),
-  };
+  const agents = await agentWorkload(orm.em.fork(), organizationId, workspaceId);
+  return { workspaceId, generatedAt: new Date().toISOString(), agents };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { ErrorCode } from '../shared/errors';
+import { liveError } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
 import type { EventBus } from './bus/event-bus';
 import { ACCESS_CHANGED, compareCursor, type AccessChange, type LoggedEvent } from './events';
@@ -231,7 +232,7 @@ export class Hub {
         this.logger.error({ err, eventId: event.id }, 'a live subscriber threw on delivery; ending it');
         this.unregister(sub);
         try {
-          sub.fail(new GraphQLError('This subscription failed; resubscribe with your last cursor', { extensions: { code: ErrorCode.UNAVAILABLE } }));
+          sub.fail(liveError(ErrorCode.UNAVAILABLE, 'This subscription failed; resubscribe with your last cursor'));
         } catch {
           // already logged
         }

@@ -1,10 +1,11 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Principal } from '../modules/identity/principal';
+import type { Principal } from '../modules/identity';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
+import { liveError } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
-import { loadGroups } from '../modules/inbox/visibility';
+import { loadGroups } from '../modules/inbox';
 import type { Metrics } from '../observability/metrics';
 import type { Services } from '../services';
 import type { ConnectionMember, LiveConnection } from './connections';
@@ -33,10 +34,6 @@ export function bindConnection(ctx: RequestContext, connection: LiveConnection):
 
 export function connectionOf(ctx: RequestContext): LiveConnection | undefined {
   return connections.get(ctx);
-}
-
-export function coded(code: ErrorCode, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code } });
 }
 
 export interface LiveSpec {
@@ -163,7 +160,7 @@ export class LiveSubscription<T> implements ConnectionMember {
   async reauthorize(fresh: Principal): Promise<void> {
     if (fresh === this.principal) return;
     if (!this.spec.allowed(fresh)) {
-      this.end(coded(ErrorCode.FORBIDDEN, 'Your access changed: this subscription has ended'), 'forbidden');
+      this.end(liveError(ErrorCode.FORBIDDEN, 'Your access changed: this subscription has ended'), 'forbidden');
       return;
     }
     this.reauthorizing++;
@@ -176,7 +173,7 @@ export class LiveSubscription<T> implements ConnectionMember {
       this.ctx.principal = fresh;
       this.spec.onReauthorized?.();
     } catch {
-      this.end(coded(ErrorCode.UNAVAILABLE, 'Could not re-check access; resubscribe'), 'failed');
+      this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not re-check access; resubscribe'), 'failed');
     } finally {
       this.reauthorizing--;
     }

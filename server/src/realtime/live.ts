@@ -1,9 +1,10 @@
-import type { Principal } from '../modules/identity/principal';
+import type { Principal } from '../modules/identity';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
 import { compareCursor, decodeEventCursor, type LoggedEvent } from './events';
 import { readRange, safeHead } from './event-log';
-import { coded, LiveSubscription, type LiveDeps } from './live-subscription';
+import { LiveSubscription, type LiveDeps } from './live-subscription';
+import { liveError } from '../graphql/errors';
 
 export type { LiveDeps } from './live-subscription';
 
@@ -42,10 +43,10 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
     let from = head;
     if (spec.after) {
       const decoded = decodeEventCursor(spec.after);
-      if (!decoded) throw coded(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
+      if (!decoded) throw liveError(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
       const watermark = await em.getConnection().execute<Array<{ xid: string; event_id: string }>>('select xid::text as xid, event_id::text as event_id from event_log_watermark');
       if (watermark[0] && compareCursor(decoded, { xid: watermark[0].xid, id: watermark[0].event_id }) < 0) {
-        throw coded(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
+        throw liveError(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
       }
       // Exactly (after, H]: the hub has passed every one of them, so they are committed; later ones arrive live.
       let last = decoded;

@@ -1,8 +1,8 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { GraphQLError } from 'graphql';
 import { Auth } from '../graphql/auth';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
+import { liveError } from '../graphql/errors';
 import { safeHead } from './event-log';
 import { encodeEventCursor } from './events';
 
@@ -18,7 +18,7 @@ export class LivePositionResolver {
   })
   @Auth([])
   async liveCursor(@Ctx() ctx: RequestContext): Promise<string> {
-    if (!ctx.live) throw new GraphQLError('Live events are not available here', { extensions: { code: ErrorCode.UNAVAILABLE } });
+    if (!ctx.live) throw liveError(ErrorCode.UNAVAILABLE, 'Live events are not available here');
     const position = await safeHead(ctx.live.orm.em.fork({ clear: true, useContext: false }));
     return encodeEventCursor(position.xid, position.id);
   }

@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Auth } from '../graphql/auth';
-import { Permission } from '../modules/identity/permissions';
+import { Permission } from '../modules/identity';
 import { EventType } from './events';
 
 registerEnumType(EventType, { name: 'LiveEventType', description: 'What happened.' });

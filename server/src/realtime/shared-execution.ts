@@ -1,7 +1,7 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { Principal } from '../modules/identity/principal';
+import type { Principal } from '../modules/identity';
 import type { RequestContext } from '../graphql/context';
-import { Permission } from '../modules/identity/permissions';
+import { Permission } from '../modules/identity';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 

@@ -1,12 +1,11 @@
-import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
-import { GraphQLError } from 'graphql';
+import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { Auth } from '../graphql/auth';
-import type { Principal } from '../modules/identity/principal';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
+import { liveError } from '../graphql/errors';
 import { loadObjectScope } from '../graphql/object-scope';
-import { Permission } from '../modules/identity/permissions';
-import { mayReadThread } from '../modules/inbox/visibility';
+import { Permission } from '../modules/identity';
+import { mayReadThreadsIn, maySeeAssignmentChange, maySeeThreadEvent, threadStreamAccess } from '../modules/inbox';
 import { EventType, type LoggedEvent } from './events';
 import { openLive } from './live';
 import { AgentDashboard, LiveEvent, UnreadBadge } from './realtime.types';
@@ -14,18 +13,6 @@ import { openBadges, type UnreadBadge as Badge } from './badges';
 import type { AgentDashboardSnapshot } from './dashboards';
 
 const THREAD_EVENTS = new Set<string>([EventType.THREAD_CREATED, EventType.THREAD_UPDATED, EventType.MESSAGE_ADDED, EventType.MESSAGE_STATUS, EventType.NOTE_ADDED, EventType.TAGS_CHANGED, EventType.ASSIGNMENT_CHANGED]);
-
-/** May this subscriber see this thread event? From the thread's state after the event; both sides of a transfer see it. */
-function threadVisible(event: LoggedEvent, principal: Principal, groups: readonly string[]): boolean {
-  const t = event.payload.thread;
-  if (!t) return false;
-  if (event.type === EventType.NOTE_ADDED && !principal.access.can(Permission.NOTES_READ, event.workspaceId)) return false;
-  const a = event.payload.assignment;
-  if (a && (a.fromUserId === principal.userId || (a.fromGroupId !== null && groups.includes(a.fromGroupId)))) {
-    if (principal.access.can(Permission.THREADS_READ, event.workspaceId)) return true;
-  }
-  return mayReadThread(principal, { workspaceId: event.workspaceId, assigneeUserId: t.assigneeUserId, assigneeGroupId: t.assigneeGroupId }, groups);
-}
 
 /** What the GraphQL LiveEvent type reads: the payload flattened, each part tagged with its workspace. */
 export function toLiveEvent(e: LoggedEvent): LiveEvent {
@@ -46,7 +33,7 @@ export function toLiveEvent(e: LoggedEvent): LiveEvent {
 }
 
 function live(ctx: RequestContext) {
-  if (!ctx.live) throw new GraphQLError('Subscriptions are not available here', { extensions: { code: ErrorCode.UNAVAILABLE } });
+  if (!ctx.live) throw liveError(ErrorCode.UNAVAILABLE, 'Subscriptions are not available here');
   return ctx.live;
 }
 
@@ -57,15 +44,14 @@ export class SubscriptionResolver {
     subscribe: async ({ args, context }) => {
       const ctx = context as RequestContext;
       const found = await loadObjectScope('Thread', ctx, args.threadId);
-      if (!found || found.hidden) throw new GraphQLError('Thread not found', { extensions: { code: ErrorCode.NOT_FOUND } });
+      if (!found || found.hidden) throw liveError(ErrorCode.NOT_FOUND, 'Thread not found');
       const workspaceId = found.workspaceIds[0]!;
       return openLive(ctx, live(ctx), {
         name: 'threadEvents',
         workspaceIds: [workspaceId],
         after: args.after,
-        allowed: (p) => p.access.can(Permission.THREADS_READ, workspaceId),
-        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, workspaceId),
-        accept: (e, p, groups) => e.threadId === args.threadId && THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
+        ...threadStreamAccess(workspaceId),
+        accept: (e, p, groups) => e.threadId === args.threadId && THREAD_EVENTS.has(e.type) && maySeeThreadEvent(p, e, groups),
       });
     },
   })
@@ -86,9 +72,8 @@ export class SubscriptionResolver {
         name: 'inboxEvents',
         workspaceIds: [args.workspaceId],
         after: args.after,
-        allowed: (p) => p.access.can(Permission.THREADS_READ, args.workspaceId),
-        groupsMatter: (p) => !p.access.can(Permission.THREADS_READ_ALL, args.workspaceId),
-        accept: (e, p, groups) => THREAD_EVENTS.has(e.type) && threadVisible(e, p, groups),
+        ...threadStreamAccess(args.workspaceId),
+        accept: (e, p, groups) => THREAD_EVENTS.has(e.type) && maySeeThreadEvent(p, e, groups),
       });
     },
   })
@@ -109,14 +94,8 @@ export class SubscriptionResolver {
         name: 'assignmentTransfers',
         workspaceIds: [args.workspaceId],
         after: args.after,
-        allowed: (p) => p.access.can(Permission.THREADS_READ, args.workspaceId),
-        accept: (e, p, groups) => {
-          const a = e.payload.assignment;
-          if (e.type !== EventType.ASSIGNMENT_CHANGED || !a) return false;
-          if (p.access.can(Permission.THREADS_ASSIGN, e.workspaceId)) return true;
-          const mine = (user: string | null, group: string | null) => user === p.userId || (group !== null && groups.includes(group));
-          return mine(a.fromUserId, a.fromGroupId) || mine(a.toUserId, a.toGroupId);
-        },
+        allowed: (p) => mayReadThreadsIn(p, args.workspaceId),
+        accept: (e, p, groups) => maySeeAssignmentChange(p, e, groups),
       });
     },
   })
@@ -153,8 +132,6 @@ export class SubscriptionResolver {
   }
 }
 
-export { Ctx };
-
 @Resolver()
 export class DashboardSubscriptionResolver {
   @Subscription(() => AgentDashboard, {
@@ -162,7 +139,7 @@ export class DashboardSubscriptionResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as RequestContext;
       const deps = live(ctx);
-      if (!deps.dashboards) throw new GraphQLError('Dashboards are not available here', { extensions: { code: ErrorCode.UNAVAILABLE } });
+      if (!deps.dashboards) throw liveError(ErrorCode.UNAVAILABLE, 'Dashboards are not available here');
       return deps.dashboards.open(ctx, deps, args.workspaceId);
     },
   })

@@ -3,11 +3,11 @@ import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors'
 import type { Principal } from './principal';
 import { uuidArray } from '../../db/tenant';
 import { actorOf, audit } from './audit';
-import { checkName } from './authentication.service';
+import { checkName } from '../../shared/input';
 import { Organization, Workspace } from './organization.entity';
 import { AgentGroup, AgentGroupMember } from './team.entity';
 import { User, UserStatus } from './user.entity';
-import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
+import { AccessChangeKind, recordAccessChange } from '../../realtime';
 
 /** Teams inside a workspace; threads can be assigned to them and agents take work from their queues. */
 export class AgentGroupService {

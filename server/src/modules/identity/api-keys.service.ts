@@ -3,14 +3,14 @@ import { badInput, notFound } from '../../shared/errors';
 import type { Principal } from './principal';
 import type { Clock } from '../../shared/clock';
 import { actorOf, audit } from './audit';
-import { checkName } from './authentication.service';
+import { checkName } from '../../shared/input';
 import { ApiKey } from './credentials.entity';
 import { Organization, Workspace } from './organization.entity';
 import { ORGANIZATION_PERMISSIONS, type Permission } from './permissions';
 import { assertMayCreateApiKey } from './policy';
 import { hashToken, newToken } from './secrets';
 import { User } from './user.entity';
-import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
+import { AccessChangeKind, recordAccessChange } from '../../realtime';
 
 /** Integrator credentials: one workspace, a subset of the creator's permissions, shown once, revocable. */
 export class ApiKeyService {

@@ -1,6 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, DomainError, ErrorCode, forbidden } from '../../shared/errors';
+import { checkName } from '../../shared/input';
 import type { Principal } from './principal';
 import type { SignupMode } from '../../config';
 import type { Clock } from '../../shared/clock';
@@ -14,7 +15,7 @@ import { Role } from './permissions';
 import { Membership, User, UserStatus } from './user.entity';
 import { hashPassword, hashToken, newToken, tokenKind, verifyPassword } from './secrets';
 import type { Throttle } from './throttle';
-import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
+import { AccessChangeKind, recordAccessChange } from '../../realtime';
 
 export const MIN_PASSWORD_LENGTH = 10;
 const MAX_PASSWORD_LENGTH = 200;
@@ -38,12 +39,6 @@ export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
     throw badInput(`Passwords have ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`, { field: 'password' });
   }
-}
-
-export function checkName(name: string, field = 'name', max = 200): string {
-  const n = name.trim();
-  if (!n || n.length > max) throw badInput(`${field} must have 1 to ${max} characters`, { field });
-  return n;
 }
 
 /** The user's organization (cross-tenant by necessity: callers pass only the user id). */

@@ -2,11 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
 import type { Principal } from './principal';
 import { actorOf, audit } from './audit';
-import { checkName } from './authentication.service';
+import { checkName } from '../../shared/input';
 import { Organization } from './organization.entity';
 import { ORGANIZATION_PERMISSIONS, Permission } from './permissions';
 import { CustomRole, Membership } from './user.entity';
-import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
+import { AccessChangeKind, recordAccessChange } from '../../realtime';
 
 /**
  * An organization's own named permission sets. Defining one needs CUSTOM_ROLES_MANAGE (owners); granting it is

@@ -1,6 +1,6 @@
 /**
- * THE permission catalogue. Every permission the schema's @auth directive can name, the role presets of
- * PRODUCT.md mapped onto it, and the add-ons. Nothing else in the code base defines a permission;
+ * THE permission catalogue. Every permission the schema's @auth directive can name, the nine role presets
+ * mapped onto it, and the add-ons. Nothing else in the code base defines a permission;
  * docs/PERMISSIONS.md is generated from this file (npm run docs:permissions).
  *
  * A permission is held organization-wide (an organization-level membership) or on a workspace, and a
@@ -174,7 +174,7 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   REPORTS_EXPORT: 'Export reports to CSV and JSON.',
 };
 
-/** Role presets, under the canonical names of PRODUCT.md. */
+/** Role presets, under their product names (the names docs/PERMISSIONS.md shows). */
 export enum Role {
   OWNER = 'OWNER',
   ADMIN = 'ADMIN',

@@ -61,14 +61,45 @@ export function assertMayGrant(access: Access, permission: Permission, level: Le
  * An actor may change or remove an existing grant when it holds USERS_MANAGE there and the grant is no
  * wider than its own (it manages people at its level or below); owners' grants need OWNERS_MANAGE.
  */
-export function assertMayChange(access: Access, level: Level, existing: GrantSpec): void {
+function refusalToChange(access: Access, level: Level, existing: GrantSpec): DomainError | null {
   const held = heldAt(access, level);
-  if (!held.has(Permission.USERS_MANAGE)) throw forbidden();
+  if (!held.has(Permission.USERS_MANAGE)) return forbidden();
   if (touchesOwners(existing)) {
-    if (!access.canInOrganization(Permission.OWNERS_MANAGE)) throw forbidden('Only owners can change an owner');
-    return;
+    return access.canInOrganization(Permission.OWNERS_MANAGE) ? null : forbidden('Only owners can change an owner');
   }
-  if ([...grantedBy(existing)].some((p) => !held.has(p))) throw forbidden('This user holds permissions you do not; ask someone above you');
+  if ([...grantedBy(existing)].some((p) => !held.has(p))) return forbidden('This user holds permissions you do not; ask someone above you');
+  return null;
+}
+
+export function mayChange(access: Access, level: Level, existing: GrantSpec): boolean {
+  return refusalToChange(access, level, existing) === null;
+}
+
+export function assertMayChange(access: Access, level: Level, existing: GrantSpec): void {
+  const refusal = refusalToChange(access, level, existing);
+  if (refusal) throw refusal;
+}
+
+/**
+ * An actor manages a user (deactivates, reactivates them) when it may change every grant the user holds; a
+ * user with no grant at all is managed from the organization (USERS_MANAGE there).
+ */
+function refusalToManageUser(access: Access, grants: ReadonlyArray<{ level: Level; spec: GrantSpec }>): DomainError | null {
+  for (const { level, spec } of grants) {
+    const refusal = refusalToChange(access, level, spec);
+    if (refusal) return refusal;
+  }
+  if (!grants.length && !access.canInOrganization(Permission.USERS_MANAGE)) return forbidden();
+  return null;
+}
+
+export function mayManageUser(access: Access, grants: ReadonlyArray<{ level: Level; spec: GrantSpec }>): boolean {
+  return refusalToManageUser(access, grants) === null;
+}
+
+export function assertMayManageUser(access: Access, grants: ReadonlyArray<{ level: Level; spec: GrantSpec }>): void {
+  const refusal = refusalToManageUser(access, grants);
+  if (refusal) throw refusal;
 }
 
 /** The organization always keeps at least one active owner. */
@@ -95,6 +126,36 @@ export function maySetAvailabilityOf(access: Access, actorUserId: string | null,
   return targetLevels.some((level) =>
     level === null ? access.canInOrganization(Permission.AVAILABILITY_MANAGE) : access.can(Permission.AVAILABILITY_MANAGE, level),
   );
+}
+
+export function assertMaySetAvailabilityOf(access: Access, actorUserId: string | null, targetUserId: string, targetLevels: readonly Level[]): void {
+  if (!maySetAvailabilityOf(access, actorUserId, targetUserId, targetLevels)) throw forbidden();
+}
+
+/**
+ * Where the actor reads the team: one workspace where it holds USERS_READ, or else every workspace where it
+ * does (null: the whole organization, for an organization-wide USERS_READ).
+ */
+export function mayReadUsersIn(access: Access, workspaceId: string): boolean {
+  return access.can(Permission.USERS_READ, workspaceId);
+}
+
+export function assertMayReadUsersIn(access: Access, workspaceId: string): void {
+  if (!mayReadUsersIn(access, workspaceId)) throw forbidden();
+}
+
+export function workspacesWhereUsersAreRead(access: Access): string[] | null {
+  return access.canInOrganization(Permission.USERS_READ) ? null : access.workspacesWith(Permission.USERS_READ);
+}
+
+/**
+ * Whether the actor manages a user somewhere already, given the levels where the user holds a membership or
+ * pending invitation: organization-wide USERS_MANAGE, or an organization-wide level, or a workspace where the
+ * actor holds USERS_MANAGE. An admin of one workspace cannot pull in someone who only works in a sibling.
+ */
+export function managesUserSomewhere(access: Access, userLevels: readonly Level[]): boolean {
+  if (access.canInOrganization(Permission.USERS_MANAGE)) return true;
+  return userLevels.some((level) => level === null || access.can(Permission.USERS_MANAGE, level));
 }
 
 /** An API key is never wider than its creator at its workspace (an API key creating keys is bounded by itself). */

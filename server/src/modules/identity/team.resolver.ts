@@ -4,7 +4,7 @@ import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import { Invitation, InvitationStatus } from './credentials.entity';
 import { Permission } from './permissions';
-import { assertMayChange, maySetAvailabilityOf, personOf } from './policy';
+import { mayManageUser, maySetAvailabilityOf, personOf } from './policy';
 import {
   InvitationWithToken,
   InviteUserInput,
@@ -114,16 +114,8 @@ export class TeamResolver {
   async viewerCan(@Root() user: User, @Ctx() ctx: RequestContext): Promise<UserViewerCan> {
     const access = ctx.principal!.access;
     const memberships = await membershipsLoader(ctx).load(user.id);
-    let manage = memberships.length > 0 || access.canInOrganization(Permission.USERS_MANAGE);
-    for (const m of memberships) {
-      try {
-        assertMayChange(access, m.workspaceId, m);
-      } catch {
-        manage = false;
-      }
-    }
     return {
-      manage,
+      manage: mayManageUser(access, memberships.map((m) => ({ level: m.workspaceId, spec: m }))),
       setAvailability: maySetAvailabilityOf(access, personOf(ctx.principal!), user.id, memberships.map((m) => m.workspaceId)),
     };
   }

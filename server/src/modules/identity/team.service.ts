@@ -1,12 +1,13 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
 import type { Principal } from './principal';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER, uuidArray } from '../../db/tenant';
 import { actorOf, audit } from './audit';
-import { checkName, checkPassword, normalizeEmail, type AuthenticationService } from './authentication.service';
+import { checkPassword, normalizeEmail, type AuthenticationService } from './authentication.service';
+import { checkName } from '../../shared/input';
 import { ApiKey, Invitation, InvitationStatus } from './credentials.entity';
 import type { Mailer } from './mailer';
 import { Organization, Workspace } from './organization.entity';
@@ -16,16 +17,20 @@ import {
   assertKeepsAnOwner,
   assertMayChange,
   assertMayGrant,
+  assertMayManageUser,
+  assertMayReadUsersIn,
+  assertMaySetAvailabilityOf,
   assertUserPrincipal,
+  managesUserSomewhere,
   personOf,
-  maySetAvailabilityOf,
+  workspacesWhereUsersAreRead,
   type GrantSpec,
   type Level,
 } from './policy';
 import { hashPassword, hashToken, newToken } from './secrets';
-import { appendEvent } from '../../realtime/event-log';
-import { AccessChangeKind, recordAccessChange } from '../../realtime/access-changes';
-import { EventType } from '../../realtime/events';
+import { appendEvent } from '../../realtime';
+import { AccessChangeKind, recordAccessChange } from '../../realtime';
+import { EventType } from '../../realtime';
 import type { Throttle } from './throttle';
 import { Availability, CustomRole, Membership, User, UserStatus } from './user.entity';
 
@@ -312,14 +317,11 @@ export class TeamService {
     return result;
   }
 
-  /**
-   * Whether the actor manages this user somewhere already: organization-wide USERS_MANAGE, or the user holds
-   * an organization-wide membership, or a membership or pending invitation on a workspace where the actor
-   * holds USERS_MANAGE. An admin of one workspace cannot pull in someone who only works in a sibling.
-   */
+  /** Whether the actor manages this user somewhere already (policy.ts: managesUserSomewhere). */
   private async managesSomewhere(em: EntityManager, principal: Principal, userId: string): Promise<boolean> {
     const access = principal.access;
-    if (access.canInOrganization(Permission.USERS_MANAGE)) return true;
+    // Organization-wide managers need not look the user up.
+    if (managesUserSomewhere(access, [])) return true;
     const rows = await em.getConnection().execute<Array<{ workspace_id: string | null }>>(
       `select m.workspace_id from memberships m where m.organization_id = ? and m.user_id = ?
        union all
@@ -328,7 +330,7 @@ export class TeamService {
       'all',
       em.getTransactionContext(),
     );
-    return rows.some((r) => r.workspace_id === null || access.can(Permission.USERS_MANAGE, r.workspace_id));
+    return managesUserSomewhere(access, rows.map((r) => r.workspace_id));
   }
 
   private async withDescendants(em: EntityManager, workspaceIds: string[]): Promise<string[]> {
@@ -353,8 +355,7 @@ export class TeamService {
       const target = await tx.findOne(User, { id: userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!target) throw notFound('User');
       const levels = await this.levelsOf(tx, userId);
-      for (const { level, spec } of levels) assertMayChange(principal.access, level, spec);
-      if (!levels.length && !principal.access.canInOrganization(Permission.USERS_MANAGE)) throw forbidden();
+      assertMayManageUser(principal.access, levels);
       if (target.status === UserStatus.DEACTIVATED) return target;
       if (levels.some(({ spec }) => spec.roles.includes(Role.OWNER))) {
         assertKeepsAnOwner(await this.otherActiveOwners(tx, principal.organizationId, userId));
@@ -377,9 +378,7 @@ export class TeamService {
     return em.transactional(async (tx) => {
       const target = await tx.findOne(User, { id: userId });
       if (!target) throw notFound('User');
-      const levels = await this.levelsOf(tx, userId);
-      for (const { level, spec } of levels) assertMayChange(principal.access, level, spec);
-      if (!levels.length && !principal.access.canInOrganization(Permission.USERS_MANAGE)) throw forbidden();
+      assertMayManageUser(principal.access, await this.levelsOf(tx, userId));
       if (target.status === UserStatus.ACTIVE) return target;
       if (!target.passwordHash) throw badInput('This user never accepted an invitation: invite them again', { field: 'userId' });
       target.status = UserStatus.ACTIVE;
@@ -397,7 +396,7 @@ export class TeamService {
       const target = await tx.findOne(User, { id: targetId });
       if (!target) throw notFound('User');
       const levels = (await this.levelsOf(tx, targetId)).map((l) => l.level);
-      if (!maySetAvailabilityOf(principal.access, personOf(principal), targetId, levels)) throw forbidden();
+      assertMaySetAvailabilityOf(principal.access, personOf(principal), targetId, levels);
       if (target.status !== UserStatus.ACTIVE) throw badInput('Only active users have an availability', { field: 'userId' });
       if (target.availability === availability) return target;
       const before = target.availability;
@@ -430,10 +429,10 @@ export class TeamService {
     if (args.workspaceId) {
       // Another organization's workspace (or none) is NOT_FOUND, as everywhere else.
       if (!access.knowsWorkspace(args.workspaceId)) throw notFound('Workspace');
-      if (!access.can(Permission.USERS_READ, args.workspaceId)) throw forbidden();
+      assertMayReadUsersIn(access, args.workspaceId);
       workspaces = [args.workspaceId];
     } else {
-      workspaces = access.canInOrganization(Permission.USERS_READ) ? null : access.workspacesWith(Permission.USERS_READ);
+      workspaces = workspacesWhereUsersAreRead(access);
     }
     const params: unknown[] = [principal.organizationId];
     let where = 'u.organization_id = ?';

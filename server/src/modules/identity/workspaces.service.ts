@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { notFound } from '../../shared/errors';
 import type { Principal } from './principal';
 import { actorOf, audit } from './audit';
-import { checkName } from './authentication.service';
+import { checkName } from '../../shared/input';
 import { Organization, Workspace } from './organization.entity';
 
 /** The workspace tree (subaccounts, locations, groups). */

@@ -1,4 +1,3 @@
-import { badInput } from '../../shared/errors';
 
 /**
  * Phone numbers in E.164. Ten digits are read as North American (+1); anything else must carry its country
@@ -12,12 +11,6 @@ export function normalizePhone(raw: string): string | null {
   if (digits.length === 10) return `+1${digits}`;
   if (digits.length === 11 && digits.startsWith('1')) return `+${digits}`;
   return null;
-}
-
-export function requirePhone(raw: string, field = 'phone'): string {
-  const phone = normalizePhone(raw);
-  if (!phone) throw badInput('Not a valid phone number (use E.164, e.g. +15551234567)', { field });
-  return phone;
 }
 
 export function normalizeEmailAddress(raw: string): string | null {

@@ -1,13 +1,12 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
-import type { Principal } from '../identity/principal';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
+import type { Principal } from '../identity';
 import { uuidArray } from '../../db/tenant';
-import { actorOf, audit } from '../identity/audit';
-import { Workspace } from '../identity/organization.entity';
-import { Permission } from '../identity/permissions';
-import { AgentGroup } from '../identity/team.entity';
-import { User, UserStatus } from '../identity/user.entity';
+import { actorOf, audit } from '../identity';
+import { Workspace } from '../identity';
+import { AgentGroup } from '../identity';
+import { User, UserStatus } from '../identity';
 import { AssignmentEvent, Thread, ThreadStatus } from './thread.entity';
 import { emitThreadEvent, EventType } from './events';
 import { wakeDueThreads } from './snooze';
@@ -155,10 +154,5 @@ export class AssignmentService {
     const out = new Map<string, AssignmentEvent[]>();
     for (const e of rows) out.set(e.threadId, [...(out.get(e.threadId) ?? []), e]);
     return out;
-  }
-
-  /** Agents may transfer only what they can see; supervisors anything in their workspaces (checked by @auth). */
-  assertMayTransfer(principal: Principal, thread: Thread): void {
-    if (!principal.access.can(Permission.THREADS_TRANSFER, thread.workspaceId)) throw forbidden();
   }
 }

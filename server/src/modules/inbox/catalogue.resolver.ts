@@ -3,7 +3,7 @@ import { GraphQLJSONObject } from 'graphql-scalars';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import type { Connection } from '../../graphql/pagination';
-import { Permission } from '../identity/permissions';
+import { Permission } from '../identity';
 import { KeywordAlert, KeywordRule, Tag, Template, WorkspaceSettings } from './catalogue.entity';
 import { KeywordAlertConnection, WebhookSecret } from './inbox.types';
 import { Thread } from './thread.entity';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
-import type { Principal } from '../identity/principal';
+import type { Principal } from '../identity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
-import { actorOf, audit } from '../identity/audit';
-import { checkName } from '../identity/authentication.service';
-import { Organization, Workspace } from '../identity/organization.entity';
+import { actorOf, audit } from '../identity';
+import { checkName } from '../../shared/input';
+import { Organization, Workspace } from '../identity';
 import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings, type WeeklyHours } from './catalogue.entity';
 import { validateTimeZone, validateWeeklyHours } from './rules';
 import { Thread } from './thread.entity';

@@ -4,8 +4,8 @@ import { GraphQLJSONObject } from 'graphql-scalars';
 import { TenantEntity } from '../../db/base.entity';
 import { TenantScoped } from '../../db/tenant';
 import { Auth } from '../../graphql/auth';
-import { Permission } from '../identity/permissions';
-import type { Workspace } from '../identity/organization.entity';
+import { Permission } from '../identity';
+import type { Workspace } from '../identity';
 
 /**
  * A customer the team texts with, in one workspace. Phone numbers are stored in E.164, emails lower-cased.

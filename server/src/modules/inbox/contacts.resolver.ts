@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import type { Connection } from '../../graphql/pagination';
-import { Permission } from '../identity/permissions';
+import { Permission } from '../identity';
 import { Contact, OptOut } from './contact.entity';
 import { ContactConnection, ContactInput, ImportReport, OptOutConnection, OptOutInput } from './inbox.types';
 

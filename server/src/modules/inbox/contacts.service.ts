@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, forbidden, notFound } from '../../shared/errors';
-import type { Principal } from '../identity/principal';
+import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
+import type { Principal } from '../identity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import type { Clock } from '../../shared/clock';
-import { actorOf, audit } from '../identity/audit';
-import { Organization, Workspace } from '../identity/organization.entity';
-import { Permission } from '../identity/permissions';
+import { actorOf, audit } from '../identity';
+import { assertMayEditContactsIn, assertMayManageOptOutAt } from './contact-policy';
+import { Organization, Workspace } from '../identity';
 import { normalizeAddress, normalizeEmailAddress, normalizePhone, parseCsv } from './addresses';
 import { Contact, OptOut, OptOutSource } from './contact.entity';
 import { Thread } from './thread.entity';
@@ -218,7 +218,7 @@ export class ContactService {
       const [keep, dup] = await Promise.all([tx.findOne(Contact, { id: keepId, mergedIntoId: null }), tx.findOne(Contact, { id: mergeId, mergedIntoId: null })]);
       if (!keep || !dup) throw notFound('Contact');
       if (keep.workspaceId !== dup.workspaceId) throw badInput('Contacts of different workspaces cannot be merged', { field: 'mergeId' });
-      if (!principal.access.can(Permission.CONTACTS_EDIT, dup.workspaceId)) throw forbidden();
+      assertMayEditContactsIn(principal, dup.workspaceId);
       const sameAddress = (keep.phone && keep.phone === dup.phone) || (keep.email && keep.email === dup.email);
       if (!sameAddress && keep.phone && dup.phone && keep.email && dup.email) {
         throw badInput('These contacts share neither a phone number nor an email', { field: 'mergeId' });
@@ -259,9 +259,8 @@ export class ContactService {
   ): Promise<OptOut> {
     const address = normalizeAddress(input.address);
     if (!address) throw badInput('Not a phone number or email', { field: 'address' });
-    if (input.workspaceId === null && actor.principal && !actor.principal.access.canInOrganization(Permission.ORGANIZATION_OPT_OUTS_MANAGE)) {
-      throw forbidden('Organization-wide opt-outs are for owners');
-    }
+    // The system (an inbound STOP) has no principal and opts out where the message arrived.
+    if (actor.principal) assertMayManageOptOutAt(actor.principal, input.workspaceId);
     if (input.until && input.until.getTime() <= this.clock.now().getTime()) throw badInput('until must be in the future', { field: 'until' });
     const existing = await em.find(OptOut, { address, workspace: input.workspaceId, reversedAt: null });
     const current = existing.find((o) => o.activeAt(this.clock.now()));
@@ -305,7 +304,7 @@ export class ContactService {
     return em.transactional(async (tx) => {
       const optOut = await tx.findOne(OptOut, { id });
       if (!optOut) throw notFound('Opt-out');
-      if (optOut.workspaceId === null && !principal.access.canInOrganization(Permission.ORGANIZATION_OPT_OUTS_MANAGE)) throw forbidden();
+      assertMayManageOptOutAt(principal, optOut.workspaceId);
       return this.reverse(tx, principal, principal.organizationId, optOut);
     });
   }

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { appendEvent } from '../../realtime/event-log';
-import { EventType, type EventPayload, type MessageState, type ThreadState } from '../../realtime/events';
+import { appendEvent } from '../../realtime';
+import { EventType, type EventPayload, type MessageState, type ThreadState } from '../../realtime';
 import type { KeywordAlert } from './catalogue.entity';
 import type { Message, Thread } from './thread.entity';
 

@@ -4,8 +4,8 @@ import type { RequestContext } from '../../graphql/context';
 import { badInput } from '../../shared/errors';
 import { loaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
-import { Permission } from '../identity/permissions';
-import { assertUserPrincipal } from '../identity/policy';
+import { Permission } from '../identity';
+import { assertUserPrincipal } from '../identity';
 import { Tag } from './catalogue.entity';
 import { Contact } from './contact.entity';
 import {
@@ -20,7 +20,7 @@ import {
   UnreadCounts,
 } from './inbox.types';
 import { AssignmentEvent, Message, Note, Thread, ThreadStatus } from './thread.entity';
-import { groupsOf } from './visibility';
+import { groupsOf } from './thread-policy';
 
 const THREAD = (arg = 'threadId') => ({ object: 'Thread', arg });
 

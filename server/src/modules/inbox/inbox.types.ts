@@ -2,7 +2,7 @@ import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Auth, Public } from '../../graphql/auth';
 import { ConnectionType } from '../../graphql/pagination';
-import { Permission } from '../identity/permissions';
+import { Permission } from '../identity';
 import { KeywordAlert } from './catalogue.entity';
 import { Contact, OptOut } from './contact.entity';
 import { Message, Thread, ThreadStatus } from './thread.entity';

@@ -2,11 +2,11 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
-import type { Principal } from '../identity/principal';
+import type { Principal } from '../identity';
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../observability/logger';
-import { actorOf, audit } from '../identity/audit';
-import { Organization, Workspace } from '../identity/organization.entity';
+import { actorOf, audit } from '../identity';
+import { Organization, Workspace } from '../identity';
 import { normalizePhone } from './addresses';
 import type { ChannelProvider } from './channel';
 import { DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, KeywordAlert, KeywordRule, Template, WorkspaceSettings } from './catalogue.entity';
@@ -15,8 +15,8 @@ import type { ContactService } from './contacts.service';
 import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } from './rules';
 import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
 import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
-import { Permission } from '../identity/permissions';
-import { User } from '../identity/user.entity';
+import { readsEveryThread } from './thread-policy';
+import { User } from '../identity';
 
 const MAX_BODY = 1600;
 /** A workspace that never saved settings: always open, no greeting, default opt-out/opt-in confirmations. */
@@ -226,7 +226,7 @@ export class MessagingService {
       });
       // An agent reads only threads assigned to them: the one they start is theirs, or they would lose it at
       // once. Those who read every thread (supervisors) leave it unassigned for the queue.
-      if (principal.kind === 'user' && !principal.access.can(Permission.THREADS_READ_ALL, input.workspaceId)) {
+      if (principal.kind === 'user' && !readsEveryThread(principal, input.workspaceId)) {
         t.assigneeUser = tx.getReference(User, principal.userId) as never;
         tx.create(AssignmentEvent, { organization: t.organization, workspace: t.workspace, thread: t, kind: 'start', actorId: principal.userId, toUserId: principal.userId });
       }

@@ -2,7 +2,7 @@ import { registerObjectScope } from '../../graphql/object-scope';
 import { KeywordRule, Tag, Template } from './catalogue.entity';
 import { Contact, OptOut } from './contact.entity';
 import { Thread } from './thread.entity';
-import { groupsOf, mayReadThread } from './visibility';
+import { groupsOf, mayReadThread } from './thread-policy';
 
 /** Where inbox objects live. A thread the caller may not read (an agent, someone else's thread) is hidden. */
 registerObjectScope('Thread', async (ctx, id) => {

@@ -3,10 +3,10 @@ import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { TenantEntity } from '../../db/base.entity';
 import { TenantScoped } from '../../db/tenant';
 import { Auth } from '../../graphql/auth';
-import { Permission } from '../identity/permissions';
-import type { Workspace } from '../identity/organization.entity';
-import type { User } from '../identity/user.entity';
-import type { AgentGroup } from '../identity/team.entity';
+import { Permission } from '../identity';
+import type { Workspace } from '../identity';
+import type { User } from '../identity';
+import type { AgentGroup } from '../identity';
 import { Contact } from './contact.entity';
 
 export enum ThreadStatus {

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, DomainError, ErrorCode, notFound } from '../../shared/errors';
-import type { Principal } from '../identity/principal';
+import { badInput, notFound } from '../../shared/errors';
+import type { Principal } from '../identity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
 import { uuidArray } from '../../db/tenant';
 import type { Clock } from '../../shared/clock';
-import { actorOf, audit } from '../identity/audit';
-import { Permission } from '../identity/permissions';
-import { Message, MessageDirection, ReadCursor, Thread, ThreadStatus } from './thread.entity';
+import { actorOf, audit } from '../identity';
+import { Message, Thread, ThreadStatus } from './thread.entity';
 import { emitThreadEvent, EventType } from './events';
+import { assertMaySearchThreadsIn, threadReadableSql } from './thread-policy';
 
 export interface ThreadFilter {
   status?: ThreadStatus | null;
@@ -106,18 +106,15 @@ export class ThreadService {
       params.push(principal.userId);
     }
     if (f.search?.trim()) {
-      // Matching bodies tells what they say: searching needs the right to read them, not only THREADS_SEARCH.
-      if (!principal.access.canAll([Permission.THREADS_SEARCH, Permission.MESSAGES_READ_BODY], args.workspaceId)) {
-        throw new DomainError(ErrorCode.FORBIDDEN, 'Searching conversations needs THREADS_SEARCH and MESSAGES_READ_BODY', { field: 'filter.search' });
-      }
+      assertMaySearchThreadsIn(principal, args.workspaceId);
       // Uncorrelated, so the GIN index (organization_id, body_tsv) answers it once for the whole page.
       where.push(`t.id in (select m.thread_id from messages m where m.organization_id = ? and m.body_tsv @@ plainto_tsquery('simple', ?))`);
       params.push(principal.organizationId, f.search.trim().slice(0, 200));
     }
-    // Agents see their own threads and their groups' queues; everyone else with THREADS_READ_ALL sees all.
-    if (!principal.access.can(Permission.THREADS_READ_ALL, args.workspaceId)) {
-      where.push('(t.assignee_user_id = ? or t.assignee_group_id = any(?::uuid[]))');
-      params.push(principal.userId, uuidArray(groups));
+    const readable = threadReadableSql(principal, args.workspaceId, groups);
+    if (readable) {
+      where.push(readable.sql);
+      params.push(...readable.params);
     }
     if (after) {
       where.push('(t.last_activity_at, t.id) < (?::timestamptz, ?::uuid)');
@@ -200,11 +197,9 @@ export class ThreadService {
   /** The badge: threads with unread inbound messages, and those messages, among the threads the user reads. */
   async workspaceUnread(em: EntityManager, principal: Principal, groups: readonly string[], workspaceId: string): Promise<{ threads: number; messages: number }> {
     const params: unknown[] = [principal.userId, principal.organizationId, workspaceId];
-    let visibility = '';
-    if (!principal.access.can(Permission.THREADS_READ_ALL, workspaceId)) {
-      visibility = 'and (t.assignee_user_id = ? or t.assignee_group_id = any(?::uuid[]))';
-      params.push(principal.userId, uuidArray(groups));
-    }
+    const readable = threadReadableSql(principal, workspaceId, groups);
+    if (readable) params.push(...readable.params);
+    const visibility = readable ? `and ${readable.sql}` : '';
     const rows = await em.getConnection().execute<Array<{ threads: string; messages: string }>>(
       `select count(distinct m.thread_id) as threads, count(*) as messages from messages m
          join threads t on t.organization_id = m.organization_id and t.id = m.thread_id
@@ -244,5 +239,3 @@ export class ThreadService {
     return toConnection(rows, size, (m) => [m.createdAt.toISOString(), m.id]);
   }
 }
-
-export { MessageDirection, ReadCursor };

@@ -1,0 +1,9 @@
+/**
+ * The write side of realtime, for the domain modules: append an event to the log inside the mutation's
+ * transaction, record an access change, and the event types. The read side (live subscriptions, badges,
+ * dashboards) is wired by graphql/schema.ts and http/websocket.ts, not imported by modules, so nothing here
+ * leads back into a module (tests/foundation/boundaries.test.ts).
+ */
+export { appendEvent } from './event-log';
+export { recordAccessChange } from './access-changes';
+export { AccessChangeKind, EventType, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
