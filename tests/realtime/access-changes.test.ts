@@ -7,6 +7,7 @@ import type { Workspace } from '../../server/src/modules/identity/organization.e
 import { TcpProxy } from '../support/tcp-proxy';
 import { TEST_REDIS_URL } from '../support/services';
 import { openSocket, operate, percentile, subscribe, until, type Live, type Socket } from './access-support';
+import { api } from '../support/api';
 
 /**
  * Every access change, made on server A, reaches a socket on server B (same database, real Redis): the running
@@ -30,11 +31,7 @@ describe('access changes reach every open socket on every server process', () =>
   let threadId: string;
   const sockets: Socket[] = [];
 
-  async function ok(server: TestServer, token: string, query: string, variables?: Record<string, unknown>) {
-    const r = await server.gql<any>(query, variables, { token });
-    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
-    return r.body.data!;
-  }
+  const ok = (server: TestServer, token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).ok<any>(query, variables);
   const send = (threadId: string, body: string) =>
     ok(a, owner.token, `mutation($t: ID!, $b: String!) { sendMessage(input: { threadId: $t, body: $b }) { id } }`, { t: threadId, b: body });
   const startThread = (phone: string) =>

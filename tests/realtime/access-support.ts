@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestServer } from '../support/server';
+import { until as waitUntil } from '../support/wait';
 
 /** One socket (a graphql-ws client that connects at once and stays on one connection), and what happened to it. */
 export interface Socket {
@@ -96,12 +97,8 @@ export function operate(socket: Socket, query: string, variables: Record<string,
 }
 
 /** Polls a condition until it holds (a signal), failing with `what` after a generous deadline. */
-export async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+export function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  return waitUntil(condition, what, timeoutMs);
 }
 
 export function percentile(values: number[], p: number): number {

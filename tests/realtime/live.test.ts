@@ -14,6 +14,7 @@ import { spawnServer, waitForReady } from '../support/process';
 import { createClient } from 'graphql-ws';
 import { TAKE_EVENT_WRITER_LOCK } from '../../server/src/db/event-writer-lock';
 import WebSocket from 'ws';
+import { api } from '../support/api';
 
 const INBOX = `subscription($w: ID!, $after: String) { inboxEvents(workspaceId: $w, after: $after) { cursor type threadId message { body direction } assignment { kind toUserId } } }`;
 const THREAD = `subscription($t: ID!, $after: String) { threadEvents(threadId: $t, after: $after) { cursor type message { body } } }`;
@@ -28,11 +29,7 @@ describe('live events across two server processes', () => {
   let supervisor: FixtureUser, agent: FixtureUser, mover: FixtureUser, viewer: FixtureUser, outsider: FixtureUser, southSup: FixtureUser, admin: FixtureUser;
   const bQueries: string[] = [];
 
-  async function ok(server: TestServer, token: string, query: string, variables?: Record<string, unknown>) {
-    const r = await server.gql<any>(query, variables, { token });
-    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
-    return r.body.data!;
-  }
+  const ok = (server: TestServer, token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).ok<any>(query, variables);
   const start = (server: TestServer, token: string, phone: string, body = 'Hello') =>
     ok(server, token, `mutation($w: ID!, $p: String!, $b: String!) { startThread(input: { workspaceId: $w, phone: $p, body: $b }) { id } }`, { w: W.id, p: phone, b: body }).then((d) => d.startThread.id as string);
   const send = (server: TestServer, token: string, threadId: string, body: string) =>

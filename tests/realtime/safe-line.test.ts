@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, type TestServer } from '../support/server';
 import { OrgBuilder, type FixtureUser } from '../support/fixtures';
 import { Role } from '../../server/src/modules/identity/permissions';
+import { eventually } from '../support/wait';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { TAKE_EVENT_WRITER_LOCK } from '../../server/src/db/event-writer-lock';
 import { readLog, readRange, SAFE_LINE, safeHead } from '../../server/src/realtime/event-log';
@@ -11,14 +12,6 @@ import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 
 const THREAD = `subscription($t: ID!) { threadEvents(threadId: $t) { cursor type message { body } } }`;
 
-/** Asks until the condition holds (true) or a generous number of attempts has passed (false). */
-async function eventually(condition: () => Promise<boolean>, attempts = 200): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await condition()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
 
 /**
  * The event log's safe line is held only by transactions that write events (they take the event-writer lock
@@ -98,16 +91,16 @@ describe('the safe line of the event log', () => {
     await bystander.query('begin');
     const bystanderXid = (await bystander.query('select pg_current_xact_id()::text as x')).rows[0].x as string;
     // Another database's transaction ending at the instant of a read may hold one read back: ask again.
-    expect(await eventually(async () => BigInt(await line()) > BigInt(bystanderXid))).toBe(true);
+    await eventually(line, (l) => BigInt(l) > BigInt(bystanderXid), { what: 'the line to pass the bystander', intervalMs: 20 });
 
     const writer = await connect();
     await writer.query('begin');
     await writer.query(TAKE_EVENT_WRITER_LOCK);
     const writerXid = await appendRaw(writer, threadId, 'slow writer');
     expect(BigInt(await line())).toBeLessThanOrEqual(BigInt(writerXid));
-    expect(await eventually(async () => (await line()) === writerXid)).toBe(true);
+    await eventually(line, (l) => l === writerXid, { what: 'the line to stop at the open writer', intervalMs: 20 });
     await writer.query('commit');
-    expect(await eventually(async () => BigInt(await line()) > BigInt(writerXid))).toBe(true);
+    await eventually(line, (l) => BigInt(l) > BigInt(writerXid), { what: 'the line to pass the committed writer', intervalMs: 20 });
     await bystander.query('rollback');
   });
 

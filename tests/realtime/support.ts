@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Client } from 'graphql-ws';
 import type { Hub } from '../../server/src/realtime/hub';
+import { until } from '../support/wait';
 
 export interface Stream<T = any> {
   events: T[];
@@ -32,25 +33,13 @@ export function collect<T = any>(
     completed: false,
     dispose: () => undefined,
     waitFor: (n, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const started = Date.now();
-        const check = () => {
-          if (stream.events.length >= n) return resolve(stream.events);
-          if (Date.now() - started > timeoutMs) return reject(new Error(`got ${stream.events.length} of ${n} events; errors: ${JSON.stringify(stream.errors)}; field errors: ${JSON.stringify(stream.fieldErrors)}`));
-          setTimeout(check, 10);
-        };
-        check();
-      }),
-    waitForEnd: (timeoutMs = 5_000) =>
-      new Promise((resolve, reject) => {
-        const started = Date.now();
-        const check = () => {
-          if (stream.completed || stream.errors.length) return resolve();
-          if (Date.now() - started > timeoutMs) return reject(new Error('the stream did not end'));
-          setTimeout(check, 10);
-        };
-        check();
-      }),
+      until(() => stream.events.length >= n, `${n} events`, timeoutMs).then(
+        () => stream.events,
+        () => {
+          throw new Error(`got ${stream.events.length} of ${n} events; errors: ${JSON.stringify(stream.errors)}; field errors: ${JSON.stringify(stream.fieldErrors)}`);
+        },
+      ),
+    waitForEnd: (timeoutMs = 5_000) => until(() => stream.completed || stream.errors.length > 0, 'the stream to end', timeoutMs),
   };
   stream.dispose = client.subscribe(
     { query, variables },

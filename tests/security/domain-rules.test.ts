@@ -6,8 +6,8 @@ import type { Workspace } from '../../server/src/modules/identity/organization.e
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 import { ManualClock } from '../../server/src/shared/clock';
 import { sweepSnoozes } from '../../server/src/modules/inbox/snooze';
+import { api, codeOf } from '../support/api';
 
-type Body = { data?: Record<string, any> | null; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> };
 
 /** The smaller domain rules of issue 13: tenants apart, one rule per question, state that does not drift. */
 describe('domain rules', () => {
@@ -17,15 +17,9 @@ describe('domain rules', () => {
   let W: Workspace, W2: Workspace, BW: Workspace;
   let ownerA: FixtureUser, ownerB: FixtureUser, adminW: FixtureUser, supW: FixtureUser, agentW: FixtureUser, agentW2: FixtureUser;
 
-  async function gql(token: string, query: string, variables?: Record<string, unknown>): Promise<Body> {
-    return (await server.gql(query, variables, { token })).body as Body;
-  }
-  async function ok(token: string, query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-    const b = await gql(token, query, variables);
-    expect(b.errors, JSON.stringify(b.errors)).toBeUndefined();
-    return b.data!;
-  }
-  const code = (b: Body) => b.errors?.[0]?.extensions?.code;
+  const gql = (token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).send<Record<string, any>>(query, variables);
+  const ok = (token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).ok<Record<string, any>>(query, variables);
+  const code = codeOf;
   const sql = <T = any>(text: string, params: unknown[] = []) => server.app.orm.em.getConnection().execute<T[]>(text, params);
 
   beforeAll(async () => {

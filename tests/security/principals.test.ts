@@ -4,8 +4,8 @@ import { OrgBuilder, type FixtureUser } from '../support/fixtures';
 import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
+import { api, codeOf } from '../support/api';
 
-type Body = { data?: Record<string, any> | null; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> };
 
 /** Who may do what: search needs body access, API keys are nobody's "me", creators read what they create. */
 describe('principals and what they reach', () => {
@@ -15,15 +15,9 @@ describe('principals and what they reach', () => {
   let owner: FixtureUser, admin: FixtureUser, agent: FixtureUser;
   let threadId: string;
 
-  async function gql(token: string, query: string, variables?: Record<string, unknown>): Promise<Body> {
-    return (await server.gql(query, variables, { token })).body as Body;
-  }
-  async function ok(token: string, query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-    const b = await gql(token, query, variables);
-    expect(b.errors, JSON.stringify(b.errors)).toBeUndefined();
-    return b.data!;
-  }
-  const code = (b: Body) => b.errors?.[0]?.extensions?.code;
+  const gql = (token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).send<Record<string, any>>(query, variables);
+  const ok = (token: string, query: string, variables?: Record<string, unknown>) => api(server).as(token).ok<Record<string, any>>(query, variables);
+  const code = codeOf;
   const apiKey = async (permissions: string[]) =>
     (await ok(admin.token, `mutation($w: ID!, $p: [Permission!]!) { createApiKey(input: { workspaceId: $w, name: "k", permissions: $p }) { secret } }`, { w: W.id, p: permissions }))
       .createApiKey.secret as string;
