@@ -2,7 +2,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../graphql/context';
 import { uuidArray } from '../db/tenant';
 import { Permission } from '../modules/identity/permissions';
-import { EventType } from './events';
+import { ordersPerAgentToday } from '../modules/commerce';
+import { EventType, OrderEventType } from './events';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 
 export interface AgentStatusRow {
@@ -12,6 +13,8 @@ export interface AgentStatusRow {
   openThreads: number;
   waitingThreads: number;
   medianFirstResponseSeconds: number | null;
+  ordersCreatedToday: number;
+  ordersPaidToday: number;
 }
 
 export interface AgentDashboardSnapshot {
@@ -20,7 +23,7 @@ export interface AgentDashboardSnapshot {
   agents: AgentStatusRow[];
 }
 
-const RELEVANT = new Set<string>([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED]);
+const RELEVANT = new Set<string>([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED, OrderEventType.ORDER_CREATED, OrderEventType.ORDER_UPDATED, OrderEventType.PAYMENT_UPDATED]);
 const DEBOUNCE_MS = 250;
 
 /** Agents of a workspace (AGENT role reaching it), with their load and today's median first response. */
@@ -44,6 +47,7 @@ export async function agentDashboard(orm: MikroORM, organizationId: string, work
      from agents a order by a.name, a.id`,
     [organizationId, uuidArray([workspaceId, ...ancestors]), organizationId, workspaceId, organizationId, workspaceId, organizationId, workspaceId],
   );
+  const orders = await ordersPerAgentToday(em, organizationId, workspaceId);
   return {
     workspaceId,
     generatedAt: new Date().toISOString(),
@@ -54,6 +58,8 @@ export async function agentDashboard(orm: MikroORM, organizationId: string, work
       openThreads: Number(r.open),
       waitingThreads: Number(r.waiting),
       medianFirstResponseSeconds: r.median === null ? null : Math.round(Number(r.median)),
+      ordersCreatedToday: orders.get(r.id)?.ordersCreatedToday ?? 0,
+      ordersPaidToday: orders.get(r.id)?.ordersPaidToday ?? 0,
     })),
   };
 }
