@@ -1,6 +1,6 @@
 import { bootServer, type TestServer } from '../support/server';
 import { OrgBuilder, type FixtureUser } from '../support/fixtures';
-import { api, codeOf, type Variables } from '../support/api';
+import { api, codeOf, type GqlResponse, type Variables } from '../support/api';
 import { AddOn, Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
@@ -22,7 +22,7 @@ export interface Shop {
   stakeholder: FixtureUser;
   auditor: FixtureUser;
   siblingSupervisor: FixtureUser;
-  send(token: string, doc: string, vars?: Variables): ReturnType<ReturnType<ReturnType<typeof api>['as']>['send']>;
+  send<T = any>(token: string, doc: string, vars?: Variables): Promise<GqlResponse<T>>;
   ok(token: string, doc: string, vars?: Variables): Promise<Record<string, any>>;
   code(token: string, doc: string, vars?: Variables): Promise<string | undefined>;
   /** A thread with the contact's inbound message, assigned to `assignee` (null: unassigned). */

@@ -264,9 +264,11 @@ export interface RolePreset {
   permissions: ReadonlySet<Permission>;
 }
 
-function preset(role: Role, covers: string[], scope: RolePreset['scope'], summary: string, perms: Permission[]): RolePreset {
-  // Every member sees the organization and the workspaces they reach.
-  return { role, covers, scope, summary, permissions: new Set([P.ORGANIZATION_READ, P.WORKSPACE_READ, ...perms]) };
+/** What every member sees: the organization and the workspaces they reach (their settings, tags and agent groups). */
+const MEMBER_BASE = [P.ORGANIZATION_READ, P.WORKSPACE_READ];
+
+function preset(role: Role, covers: string[], scope: RolePreset['scope'], summary: string, perms: Permission[], base: Permission[] = MEMBER_BASE): RolePreset {
+  return { role, covers, scope, summary, permissions: new Set([...base, ...perms]) };
 }
 
 export const ROLE_PRESETS: Record<Role, RolePreset> = {
@@ -296,7 +298,10 @@ export const ROLE_PRESETS: Record<Role, RolePreset> = {
     [...SUPERVISOR, P.TAGS_MANAGE, P.TEMPLATES_MANAGE, ...ORDERS, ...REPORTS]),
   ORDER_ADMIN: preset(Role.ORDER_ADMIN, ['Order Payment Administrator'], 'workspace',
     'The orders area only: every order of the workspace; create (independent too), cancel, delete and comment on orders.',
-    [...ORDERS, P.ORDERS_READ_ALL, P.ORDERS_CREATE_INDEPENDENT]),
+    [...ORDERS, P.ORDERS_READ_ALL, P.ORDERS_CREATE_INDEPENDENT],
+    // Seed 003: "no access to any other section". WORKSPACE_READ guards workspace settings, tags and agent
+    // groups, so it is left out; ORGANIZATION_READ stays for the names of the users on orders (User.name).
+    [P.ORGANIZATION_READ]),
 };
 
 export interface AddOnPreset {
