@@ -15,6 +15,7 @@ import { createRedisBus } from './realtime/bus/redis';
 import { createServices, type Services } from './services';
 import { Hub } from './realtime/hub';
 import { Dashboards } from './realtime/dashboards';
+import { openLive, type LiveDeps } from './realtime/live';
 import { WakeupSubscriber } from './realtime/wakeups';
 import { startSnoozeSweeper } from './modules/inbox/snooze';
 import { pruneEvents } from './realtime/event-log';
@@ -131,7 +132,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       cleanup.push(async () => stopSnoozeSweeper());
     }
 
-    const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm) };
+    const live: LiveDeps = { hub, orm, services, metrics, dashboards: new Dashboards(orm), stream: (ctx, spec) => openLive(ctx, live, spec) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
     cleanup.push(() => http.stop());
 

@@ -16,6 +16,7 @@ import { SandboxProvider, type ChannelProvider } from './modules/inbox/channel';
 import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
+import { OrderService, PaymentService, ProductService } from './modules/commerce';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -34,6 +35,9 @@ export interface Services {
   messaging: MessagingService;
   assignment: AssignmentService;
   catalogue: CatalogueService;
+  products: ProductService;
+  orders: OrderService;
+  payments: PaymentService;
 }
 
 export interface ServiceOptions {
@@ -56,6 +60,9 @@ export function createServices(opts: ServiceOptions): Services {
   const authentication = new AuthenticationService(opts.clock, opts.sessionTtlMs, throttle, opts.signup ?? 'open');
   const channel = opts.channel ?? new SandboxProvider();
   const contacts = new ContactService(opts.clock);
+  const messaging = new MessagingService(opts.clock, contacts, channel, opts.logger);
+  const products = new ProductService(messaging);
+  const orders = new OrderService(opts.clock, products);
   return {
     clock: opts.clock,
     mailer,
@@ -69,8 +76,11 @@ export function createServices(opts: ServiceOptions): Services {
     channel,
     contacts,
     threads: new ThreadService(opts.clock),
-    messaging: new MessagingService(opts.clock, contacts, channel, opts.logger),
+    messaging,
     assignment: new AssignmentService(opts.clock),
     catalogue: new CatalogueService(),
+    products,
+    orders,
+    payments: new PaymentService(opts.clock, orders),
   };
 }

@@ -29,7 +29,7 @@ function sample(type: GraphQLInputType): unknown {
   if (isEnumType(inner)) return inner.getValues()[0]!.value;
   if (isScalarType(inner)) {
     if (inner.name === 'ID') return randomUUID();
-    if (inner.name === 'Int' || inner.name === 'Float') return 1;
+    if (inner.name === 'Int' || inner.name === 'Float' || inner.name === 'SafeInt') return 1;
     if (inner.name === 'Boolean') return true;
     if (inner.name === 'DateTimeISO') return new Date().toISOString();
     if (inner.name === 'JSONObject') return {};

@@ -139,6 +139,7 @@ export function valueFor(type: GraphQLInputType, name: string, ctx: ValueContext
         arb = name === 'after' ? fc.oneof(forgedCursors, hostileStrings) : hostileStrings;
         break;
       case 'Int':
+      case 'SafeInt':
         arb = hostileInts;
         break;
       case 'Float':

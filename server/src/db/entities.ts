@@ -5,6 +5,7 @@ import { KnownDevice, PasswordResetToken } from '../modules/identity/accounts.en
 import { AgentGroup, AgentGroupMember, AuditLogEntry } from '../modules/identity/team.entity';
 import { Contact, OptOut } from '../modules/inbox/contact.entity';
 import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/inbox/thread.entity';
+import { COMMERCE_ENTITIES } from '../modules/commerce/entities';
 import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings } from '../modules/inbox/catalogue.entity';
 
 /** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
@@ -36,4 +37,5 @@ export const ENTITIES: Function[] = [
   KeywordAlert,
   PasswordResetToken,
   KnownDevice,
+  ...COMMERCE_ENTITIES,
 ];

@@ -2,10 +2,14 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../graphql/context';
 import { Permission } from '../modules/identity';
 import { agentWorkload, type AgentWorkloadRow } from '../modules/inbox';
-import { EventType } from './events';
+import { ordersPerAgentToday } from '../modules/commerce';
+import { EventType, OrderEventType } from './events';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 
-export type AgentStatusRow = AgentWorkloadRow;
+export interface AgentStatusRow extends AgentWorkloadRow {
+  ordersCreatedToday: number;
+  ordersPaidToday: number;
+}
 
 export interface AgentDashboardSnapshot {
   workspaceId: string;
@@ -13,12 +17,19 @@ export interface AgentDashboardSnapshot {
   agents: AgentStatusRow[];
 }
 
-const RELEVANT = new Set<string>([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED]);
+const RELEVANT = new Set<string>([EventType.ASSIGNMENT_CHANGED, EventType.MESSAGE_ADDED, EventType.THREAD_UPDATED, EventType.THREAD_CREATED, EventType.AVAILABILITY_CHANGED, OrderEventType.ORDER_CREATED, OrderEventType.ORDER_UPDATED, OrderEventType.PAYMENT_UPDATED]);
 const DEBOUNCE_MS = 250;
 
 /** Agents of a workspace (AGENT role reaching it), with their load and today's median first response. */
 export async function agentDashboard(orm: MikroORM, organizationId: string, workspaceId: string): Promise<AgentDashboardSnapshot> {
-  const agents = await agentWorkload(orm.em.fork(), organizationId, workspaceId);
+  const em = orm.em.fork();
+  const workload = await agentWorkload(em, organizationId, workspaceId);
+  const orders = await ordersPerAgentToday(em, organizationId, workspaceId);
+  const agents = workload.map((a) => ({
+    ...a,
+    ordersCreatedToday: orders.get(a.userId)?.ordersCreatedToday ?? 0,
+    ordersPaidToday: orders.get(a.userId)?.ordersPaidToday ?? 0,
+  }));
   return { workspaceId, generatedAt: new Date().toISOString(), agents };
 }
 

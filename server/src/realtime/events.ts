@@ -20,7 +20,7 @@ export enum EventType {
  * Kept out of EventType (the GraphQL LiveEventType): it is routed to sockets, never streamed to clients.
  */
 export const ACCESS_CHANGED = 'ACCESS_CHANGED' as const;
-export type LogEventType = EventType | typeof ACCESS_CHANGED;
+export type LogEventType = EventType | typeof ACCESS_CHANGED | OrderEventType;
 
 /** The thread as it is after the change: what visibility is decided on. */
 export interface ThreadState {
@@ -54,6 +54,39 @@ export interface EventPayload {
   availability?: { userId: string; availability: string };
   read?: { userId: string };
   access?: AccessChange;
+  order?: OrderState;
+  payment?: PaymentState;
+  comment?: { id: string; authorId: string; body: string; createdAt: string };
+}
+
+/** Order events (modules/commerce), streamed by `orderEvents` only: the thread streams never carry them. */
+export enum OrderEventType {
+  ORDER_CREATED = 'ORDER_CREATED',
+  ORDER_UPDATED = 'ORDER_UPDATED',
+  ORDER_COMMENTED = 'ORDER_COMMENTED',
+  PAYMENT_RECORDED = 'PAYMENT_RECORDED',
+  PAYMENT_UPDATED = 'PAYMENT_UPDATED',
+}
+
+/** The order as it is after the change, with what visibility is decided on (its thread's assignee then). */
+export interface OrderState {
+  id: string;
+  status: string;
+  threadId: string | null;
+  threadAssigneeUserId: string | null;
+  threadAssigneeGroupId: string | null;
+  createdById: string;
+  currency: string;
+  totalAmount: number;
+  paidAmount: number;
+  deleted: boolean;
+}
+
+export interface PaymentState {
+  id: string;
+  status: string;
+  amount: number;
+  rejectionReason: string | null;
 }
 
 /** Why access changed (for logs and metrics; enforcement is the same for every kind: re-resolve the credential). */

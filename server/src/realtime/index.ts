@@ -6,4 +6,4 @@
  */
 export { appendEvent } from './event-log';
 export { recordAccessChange } from './access-changes';
-export { AccessChangeKind, EventType, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
+export { AccessChangeKind, EventType, OrderEventType, type OrderState, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

@@ -20,6 +20,12 @@ export interface LiveDeps {
   services: Services;
   metrics?: Metrics;
   dashboards?: import('./dashboards').Dashboards;
+  /**
+   * Opens a live stream of the event log (live.ts `openLive` bound to these deps): how a module's own
+   * subscription field (commerce's orderEvents, campaigns' campaignProgress) reaches the read side of realtime
+   * without importing it, which would close an import cycle through the inbox.
+   */
+  stream(ctx: RequestContext, spec: import('./live').SubscriptionSpec): Promise<AsyncIterableIterator<LoggedEvent>>;
 }
 
 /** Why a subscription ended (metrics label). */

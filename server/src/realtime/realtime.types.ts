@@ -92,6 +92,8 @@ export class AgentStatus {
   @Field(() => Int, { description: 'Of those, the ones waiting for a reply.' }) waitingThreads!: number;
   @Field(() => Int, { nullable: true, description: 'Median seconds to first response on threads answered today (UTC).' })
   medianFirstResponseSeconds!: number | null;
+  @Field(() => Int, { description: 'Orders the agent created today (UTC).' }) ordersCreatedToday!: number;
+  @Field(() => Int, { description: 'Orders of theirs paid today (UTC).' }) ordersPaidToday!: number;
 }
 
 @ObjectType({ description: 'The live agent dashboard of a workspace: a snapshot, then a new one when something changes.' })

@@ -24,6 +24,11 @@ export enum ErrorCode {
   OPTED_OUT = 'OPTED_OUT',
   CURSOR_EXPIRED = 'CURSOR_EXPIRED',
   UNAVAILABLE = 'UNAVAILABLE',
+  // Orders and payments (modules/commerce): the order's or payment's state forbids the step.
+  INVALID_TRANSITION = 'INVALID_TRANSITION',
+  ORDER_CANCELLED = 'ORDER_CANCELLED',
+  ALREADY_RECONCILED = 'ALREADY_RECONCILED',
+  AMOUNT_MISMATCH = 'AMOUNT_MISMATCH',
   INTERNAL = 'INTERNAL_SERVER_ERROR',
   // Produced by the HTTP layer and Apollo before any resolver runs: a malformed or CSRF-blocked request, an
   // operation name the document lacks, an automatic persisted query the server has not seen yet (the client

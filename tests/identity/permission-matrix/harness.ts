@@ -27,6 +27,7 @@ import { Thread } from '../../../server/src/modules/inbox/thread.entity';
 import { KeywordRule, Tag, Template } from '../../../server/src/modules/inbox/catalogue.entity';
 import { bootServer, type TestServer } from '../../support/server';
 import { OrgBuilder } from '../../support/fixtures';
+import { Order, OrderLine, OrderStatus, Payment, Product } from '../../../server/src/modules/commerce';
 import { api, type GqlError, type GqlResponse } from '../../support/api';
 
 /**
@@ -191,9 +192,24 @@ export function describeMatrixShard(shard: number): void {
             expiresAt: new Date(Date.now() + 86_400_000),
           }).id;
         }
+        // Commerce: orders are the caller's own independent orders (an agent sees those), PLACED, with one line.
+        case 'Product':
+          return em.create(Product, { organization: org.organization, workspace: w, sku: `SKU-${n}`, name: `product-${n}`, priceAmount: 100, currency: 'USD' }).id;
+        case 'Order':
+          return commerceOrder(em, org, w, caller).id;
+        case 'Payment': {
+          const order = commerceOrder(em, org, w, caller);
+          return em.create(Payment, { organization: org.organization, workspace: w, order, amount: 100, method: 'cash', recordedById: caller?.id ?? roleUsers.get(Role.OWNER)!.id }).id;
+        }
         default:
           throw new Error(`no fixture for ${kind}`);
       }
+    }
+
+    function commerceOrder(em: import('@mikro-orm/postgresql').EntityManager, org: OrgBuilder, w: Workspace, caller?: User): Order {
+      const order = em.create(Order, { organization: org.organization, workspace: w, currency: 'USD', status: OrderStatus.PLACED, totalAmount: 1000, createdById: caller?.id ?? roleUsers.get(Role.OWNER)!.id });
+      em.create(OrderLine, { organization: org.organization, workspace: w, order, position: 0, description: 'goods', quantity: 1, unitAmount: 1000 });
+      return order;
     }
 
     /** Builds variables for an operation: the scope argument points at the target, the rest is plausible input. */
@@ -229,11 +245,12 @@ export function describeMatrixShard(shard: number): void {
             if (name === 'userId' || name === 'id') return objectIn('User', where);
             if (name === 'mergeId') return objectIn('Contact', where);
             if (name === 'tagId') return objectIn('Tag', where);
+            if (name === 'productIds') return objectIn('Product', where);
             return ws.own.id;
           }
           if (inner.name === 'DateTimeISO') return new Date(Date.now() + 86_400_000).toISOString();
           if (inner.name === 'JSONObject') return {};
-          if (inner.name === 'Int') return 5;
+          if (inner.name === 'Int' || inner.name === 'SafeInt') return 5;
           if (inner.name === 'Boolean') return false;
           if (name === 'email') return `matrix-${++seq}@example.test`;
           if (name === 'password') return 'matrix password long enough';

@@ -2,8 +2,14 @@ import { ADD_ONS, ORGANIZATION_PERMISSIONS, PERMISSION_DESCRIPTIONS, Permission,
 
 const ROLES = Object.values(Role);
 
-/** docs/PERMISSIONS.md, rendered from the catalogue (never edited by hand: `npm run docs:permissions`). */
-export function renderPermissionsDoc(): string {
+/** How many of the fields checking a permission the doc names (the schema has them all). */
+const FIELDS_SHOWN = 6;
+
+/**
+ * docs/PERMISSIONS.md, rendered from the catalogue (never edited by hand: `npm run docs:permissions`), and from
+ * the schema's checks (graphql/permission-checks.ts) when given: which fields require each permission.
+ */
+export function renderPermissionsDoc(checks?: ReadonlyMap<Permission, readonly string[]>): string {
   const out: string[] = [
     '# Permissions',
     '',
@@ -49,5 +55,22 @@ export function renderPermissionsDoc(): string {
     "- An API key never holds more than its creator holds on the key's workspace, now or later.",
     '',
   ];
+  if (checks) {
+    out.push(
+      '## Where each permission is checked',
+      '',
+      'The fields whose `@auth` requires it (a few named, then the count). "none" means no field checks it: a rule',
+      'in a service or policy does, or the capability is not built yet (tests/identity/permissions-checked.test.ts).',
+      '',
+      '| Permission | Fields |',
+      '|---|---|',
+      ...Object.values(Permission).map((perm) => {
+        const fields = checks.get(perm) ?? [];
+        const shown = fields.slice(0, FIELDS_SHOWN).map((f) => `\`${f}\``).join(', ');
+        return `| \`${perm}\` | ${fields.length ? `${shown}${fields.length > FIELDS_SHOWN ? ` and ${fields.length - FIELDS_SHOWN} more` : ''} (${fields.length})` : 'none'} |`;
+      }),
+      '',
+    );
+  }
   return out.join('\n');
 }

@@ -84,6 +84,8 @@ export enum Permission {
 
   // Orders and payments
   ORDERS_READ = 'ORDERS_READ',
+  ORDERS_READ_ALL = 'ORDERS_READ_ALL',
+  CATALOGS_SEND = 'CATALOGS_SEND',
   ORDERS_CREATE = 'ORDERS_CREATE',
   ORDERS_CREATE_INDEPENDENT = 'ORDERS_CREATE_INDEPENDENT',
   ORDERS_MANAGE = 'ORDERS_MANAGE',
@@ -162,8 +164,10 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   CAMPAIGNS_START: 'Start and send campaigns.',
   CAMPAIGN_GROUPS_MANAGE: 'Create and remove campaign groups.',
   CAMPAIGN_GROUPS_ADD_CONTACTS: 'Add contacts to campaign groups.',
-  ORDERS_READ: 'See orders.',
-  ORDERS_CREATE: 'Create orders from a conversation.',
+  ORDERS_READ: 'See orders (those of visible threads and their own, or all with ORDERS_READ_ALL) and the product list.',
+  ORDERS_READ_ALL: 'See every order of the workspace.',
+  CATALOGS_SEND: 'Send product catalogues in conversations.',
+  ORDERS_CREATE: 'Create orders from a conversation the holder can read.',
   ORDERS_CREATE_INDEPENDENT: 'Create orders without a conversation.',
   ORDERS_MANAGE: 'Create, cancel and delete orders.',
   ORDERS_COMMENT: 'Comment on orders.',
@@ -240,6 +244,9 @@ const SUPERVISOR = [
   P.AVAILABILITY_MANAGE,
   P.AGENT_DASHBOARD_VIEW,
   P.CAMPAIGN_GROUPS_ADD_CONTACTS,
+  P.ORDERS_READ,
+  P.ORDERS_READ_ALL,
+  P.CATALOGS_SEND,
 ];
 
 const ORDERS = [P.ORDERS_READ, P.ORDERS_CREATE, P.ORDERS_MANAGE, P.ORDERS_COMMENT];
@@ -257,9 +264,11 @@ export interface RolePreset {
   permissions: ReadonlySet<Permission>;
 }
 
-function preset(role: Role, covers: string[], scope: RolePreset['scope'], summary: string, perms: Permission[]): RolePreset {
-  // Every member sees the organization and the workspaces they reach.
-  return { role, covers, scope, summary, permissions: new Set([P.ORGANIZATION_READ, P.WORKSPACE_READ, ...perms]) };
+/** What every member sees: the organization and the workspaces they reach (their settings, tags and agent groups). */
+const MEMBER_BASE = [P.ORGANIZATION_READ, P.WORKSPACE_READ];
+
+function preset(role: Role, covers: string[], scope: RolePreset['scope'], summary: string, perms: Permission[], base: Permission[] = MEMBER_BASE): RolePreset {
+  return { role, covers, scope, summary, permissions: new Set([...base, ...perms]) };
 }
 
 export const ROLE_PRESETS: Record<Role, RolePreset> = {
@@ -268,7 +277,7 @@ export const ROLE_PRESETS: Record<Role, RolePreset> = {
     'Runs the workspace: settings, team, templates, hours, rules, campaigns, opt-out lists, usage, keys; all supervisor abilities.',
     WORKSPACE_PERMISSIONS),
   SUPERVISOR: preset(Role.SUPERVISOR, ['Dispatcher', 'Supervolunteer', 'Supervisor'], 'workspace',
-    'Every thread of the workspace: assign, transfer, close, edit contacts, send, tag, note, opt out and reverse; agent availability and the live dashboard.',
+    'Every thread of the workspace: assign, transfer, close, edit contacts, send, tag, note, opt out and reverse; agent availability and the live dashboard; every order; send product catalogues.',
     SUPERVISOR),
   AGENT: preset(Role.AGENT, ['Agent', 'Texter', 'Messaging Agent', 'Conversation Agent'], 'workspace',
     'Threads assigned to them: send, tag, note, opt out, mark not needing response; add contacts; request and claim campaign threads; orders from a conversation.',
@@ -288,8 +297,11 @@ export const ROLE_PRESETS: Record<Role, RolePreset> = {
     'Manages conversations, orders, tags, templates and reports.',
     [...SUPERVISOR, P.TAGS_MANAGE, P.TEMPLATES_MANAGE, ...ORDERS, ...REPORTS]),
   ORDER_ADMIN: preset(Role.ORDER_ADMIN, ['Order Payment Administrator'], 'workspace',
-    'The orders area only: create, cancel, delete and comment on orders.',
-    [P.WORKSPACE_READ, ...ORDERS]),
+    'The orders area only: every order of the workspace; create (independent too), cancel, delete and comment on orders.',
+    [...ORDERS, P.ORDERS_READ_ALL, P.ORDERS_CREATE_INDEPENDENT],
+    // Seed 003: "no access to any other section". WORKSPACE_READ guards workspace settings, tags and agent
+    // groups, so it is left out; ORGANIZATION_READ stays for the names of the users on orders (User.name).
+    [P.ORGANIZATION_READ]),
 };
 
 export interface AddOnPreset {
@@ -303,7 +315,7 @@ export const ADD_ONS: Record<AddOn, AddOnPreset> = {
   SELF_ASSIGN: { addOn: AddOn.SELF_ASSIGN, covers: ['Conversation Dispenser'], summary: 'Take the next waiting thread.', permissions: new Set([P.THREADS_SELF_ASSIGN]) },
   TRANSFER: { addOn: AddOn.TRANSFER, covers: ['Conversation Transfer'], summary: 'Hand a thread to a colleague or group.', permissions: new Set([P.THREADS_TRANSFER]) },
   INDEPENDENT_ORDERS: { addOn: AddOn.INDEPENDENT_ORDERS, covers: ['Independent Orders'], summary: 'Orders without a conversation; cancel, delete, comment on them.', permissions: new Set([P.ORDERS_READ, P.ORDERS_CREATE_INDEPENDENT, P.ORDERS_MANAGE, P.ORDERS_COMMENT]) },
-  PAYMENT_RECONCILE: { addOn: AddOn.PAYMENT_RECONCILE, covers: ['Payment Reconciler', 'Payment Reconciliation'], summary: 'Reconcile, reject payments, reopen rejected orders, comment.', permissions: new Set([P.ORDERS_READ, P.PAYMENTS_RECONCILE, P.ORDERS_COMMENT]) },
+  PAYMENT_RECONCILE: { addOn: AddOn.PAYMENT_RECONCILE, covers: ['Payment Reconciler', 'Payment Reconciliation'], summary: 'Reconcile, reject payments, reopen rejected orders, comment.', permissions: new Set([P.ORDERS_READ, P.ORDERS_READ_ALL, P.PAYMENTS_RECONCILE, P.ORDERS_COMMENT]) },
   CONVERSATION_REPORTS: { addOn: AddOn.CONVERSATION_REPORTS, covers: ['Conversation Reports'], summary: 'Generate, filter and export conversation reports.', permissions: new Set([P.REPORTS_VIEW, P.REPORTS_CONVERSATIONS, P.REPORTS_EXPORT]) },
   PAYMENT_REPORTS: { addOn: AddOn.PAYMENT_REPORTS, covers: ['Payment Reports'], summary: 'Generate, filter and export payment reports.', permissions: new Set([P.REPORTS_VIEW, P.REPORTS_PAYMENTS, P.REPORTS_EXPORT]) },
 };

@@ -3,6 +3,7 @@
  * Import the inbox through this file only (tests/foundation/boundaries.test.ts).
  */
 export {
+  groupsOf,
   loadGroups,
   mayReadThread,
   mayReadThreadsIn,
@@ -13,3 +14,7 @@ export {
   type ThreadLike,
 } from './thread-policy';
 export { agentWorkload, availabilityOf, unreadThreadsOf, type AgentWorkloadRow, type UnreadThreadRow } from './live-queries';
+export { Contact } from './contact.entity';
+export { Thread } from './thread.entity';
+export { ImportReport } from './inbox.types';
+export type { MessagingService } from './messaging.service';
