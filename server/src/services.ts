@@ -16,6 +16,7 @@ import { SandboxProvider, type ChannelProvider } from './modules/inbox/channel';
 import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
+import { ReadAuditRecorder, ReportService } from './modules/reports';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -34,6 +35,9 @@ export interface Services {
   messaging: MessagingService;
   assignment: AssignmentService;
   catalogue: CatalogueService;
+  reports: ReportService;
+  /** The audit of reads (buffered; app.ts starts and stops its writer). */
+  readAudit: ReadAuditRecorder;
 }
 
 export interface ServiceOptions {
@@ -72,5 +76,7 @@ export function createServices(opts: ServiceOptions): Services {
     messaging: new MessagingService(opts.clock, contacts, channel, opts.logger),
     assignment: new AssignmentService(opts.clock),
     catalogue: new CatalogueService(),
+    reports: new ReportService(),
+    readAudit: new ReadAuditRecorder(),
   };
 }
