@@ -5,6 +5,7 @@ import type { TestServer } from '../support/server';
 import { eventually } from '../support/wait';
 import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
+import { safeHead } from '../../server/src/realtime/event-log';
 import type { SandboxProvider } from '../../server/src/modules/inbox/channel';
 
 export interface ReportOrg {
@@ -174,6 +175,15 @@ export async function rollupTotals(orm: MikroORM, organizationId: string, agentI
 export async function logHead(orm: MikroORM): Promise<{ xid: string; id: string }> {
   const rows = await orm.em.fork().getConnection().execute<Array<{ xid: string; id: string }>>(`select xid::text as xid, id::text as id from events order by xid desc, id desc limit 1`);
   return rows[0] ?? { xid: '0', id: '0' };
+}
+
+/** Resolves once every event of the log is below the safe line (no event writer is still running). */
+export async function quiet(orm: MikroORM): Promise<void> {
+  await eventually(
+    async () => [await safeHead(orm.em.fork()), await logHead(orm)],
+    ([safe, head]) => safe!.xid === head!.xid && safe!.id === head!.id,
+    { what: 'every event writer finished' },
+  );
 }
 
 /** Local calendar day in a time zone, `days` from today. */
