@@ -1,9 +1,9 @@
 // The SDK's list of error codes, read from the server's one ErrorCode enum (and the codes it passes through
-// from graphql-js and Apollo) in server/src/graphql/errors.ts, so it can never drift from what the server sends.
+// from graphql-js and Apollo) in server/src/shared/errors.ts, so it can never drift from what the server sends.
 import ts from 'typescript';
 
 /** The text of client-sdk/src/generated/error-codes.ts for the given errors.ts source. */
-export function errorCodesModule(sourceText, sourceName = 'server/src/graphql/errors.ts') {
+export function errorCodesModule(sourceText, sourceName = 'server/src/shared/errors.ts') {
   const source = ts.createSourceFile(sourceName, sourceText, ts.ScriptTarget.ES2022, true);
   const enumCodes = [];
   const passthrough = [];
