@@ -15,7 +15,6 @@ describe('reports', () => {
   let server: TestServer;
   const channel = new SandboxProvider(null);
   let o: ReportOrg;
-  const { ok, send } = callers({} as TestServer);
   let call: ReturnType<typeof callers>;
   let lastWeek: { from: string; to: string };
 
@@ -29,8 +28,6 @@ describe('reports', () => {
     await eventually(() => server.app.rollups!.position(), (p) => p.xid === head.xid && p.id === head.id, { what: 'the rollup worker caught up with the log' });
   });
   afterAll(() => server.close());
-  void ok;
-  void send;
 
   it('keeps rollups equal to a hand-written scan of the same data after a burst', async () => {
     const expected = await scan(server.app.orm, o.org.id);

@@ -88,7 +88,6 @@ export function activeUserOf(type: string, payload: EventPayload): string | null
 
 /** SMS segments of a body: 160 GSM characters (153 when split), 70 otherwise (67 when split). */
 export function segmentsOf(body: string): number {
-  // eslint-disable-next-line no-control-regex
   const gsm = /^[\x0A\x0D\x20-\x5F\x61-\x7E£¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¡ÄÖÑÜ§¿äöñüà€]*$/.test(body);
   const length = [...body].length;
   const [single, split] = gsm ? [160, 153] : [70, 67];
