@@ -82,6 +82,10 @@ export class ReadAuditRecorder {
   /** Records that `principal` read `target` (one call from a resolver; no I/O). Returns the target. */
   record<T>(principal: Principal | null, action: ReadAction, targetType: string, targetId: string, workspaceId: string | null, target?: T): T | undefined {
     if (principal) {
+      if (this.buffer.length >= MAX_BUFFERED) {
+        this.buffer.shift();
+        this.dropped++;
+      }
       this.buffer.push({ id: randomUUID(), organizationId: principal.organizationId, workspaceId, ...readerOf(principal), action, targetType, targetId, at: new Date() });
       if (this.buffer.length >= this.maxBatch) void this.flush();
     }

@@ -66,11 +66,11 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
   const conn = tx.getConnection();
   const run = <T>(sql: string, params: unknown[]) => conn.execute(sql, params, 'all', trx) as Promise<T>;
 
-  const workspaceIds = [...new Set(threadEvents.map((e) => e.workspaceId))];
+  const workspaces = [...new Map(threadEvents.map((e) => [e.workspaceId, e.organizationId])).entries()];
   const zones = new Map(
     (await run<Array<{ workspace_id: string; time_zone: string }>>(
-      `select workspace_id, time_zone from workspace_settings where workspace_id = any(?::uuid[])`,
-      [uuidArray(workspaceIds)],
+      `select workspace_id, time_zone from workspace_settings where (organization_id, workspace_id) in (select * from unnest(?::uuid[], ?::uuid[]))`,
+      [uuidArray(workspaces.map((w) => w[1])), uuidArray(workspaces.map((w) => w[0]))],
     )).map((r) => [r.workspace_id, r.time_zone]),
   );
   const pairs = [...new Map(threadEvents.map((e) => [`${e.organizationId}:${e.threadId}`, [e.organizationId, e.threadId!] as const])).values()];
