@@ -23,6 +23,7 @@ import { systemClock, type Clock } from './shared/clock';
 import { TENANT_FILTER } from './db/tenant';
 import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
+import { RollupWorker } from './modules/reports';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
 const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
@@ -37,6 +38,8 @@ export interface Switchboard {
   http: HttpServer;
   metrics: Metrics;
   hub: Hub;
+  /** The report rollup worker (null when started with `rollups: false`). */
+  rollups: RollupWorker | null;
   /** Drains requests, closes websockets (1001), the bus, the database and the embedded Postgres. */
   stop(): Promise<void>;
 }
@@ -51,6 +54,8 @@ export interface StartOptions {
   channel?: ChannelProvider;
   /** The periodic snooze sweep (default on); a test that needs a database nobody else writes turns it off. */
   sweepSnoozes?: boolean;
+  /** The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off. */
+  rollups?: boolean;
 }
 
 /** Builds and starts the whole server from a validated config. */
@@ -120,7 +125,17 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     const hub = new Hub(orm, bus, logger.child({ component: 'hub' }));
     await hub.start();
     cleanup.push(() => hub.stop());
-    orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => void hub.publishWakeups(workspaces)));
+    // Reports read rollups kept by a worker tailing the event log (modules/reports/rollup-worker.ts); local
+    // commits wake it with the hub, other processes' commits reach it by polling.
+    const rollups = opts.rollups !== false ? new RollupWorker(orm, logger.child({ component: 'rollups' })) : null;
+    orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => {
+      void hub.publishWakeups(workspaces);
+      rollups?.wake();
+    }));
+    if (rollups) {
+      rollups.start();
+      cleanup.push(() => rollups.stop());
+    }
     const pruneTimer = setInterval(() => {
       pruneEvents(orm.em.fork(), config.eventRetentionDays).catch((err) => logger.warn({ err }, 'event pruning failed'));
     }, 3_600_000);
@@ -131,6 +146,10 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       const stopSnoozeSweeper = startSnoozeSweeper(orm.em, services.clock, logger.child({ component: 'snooze' }));
       cleanup.push(async () => stopSnoozeSweeper());
     }
+
+    // The audit of reads is buffered in memory and written in batches; stopping writes what is left.
+    services.readAudit.start(orm, logger.child({ component: 'read-audit' }), { retentionDays: config.readAuditRetentionDays });
+    cleanup.push(() => services.readAudit.stop());
 
     const live: LiveDeps = { hub, orm, services, metrics, dashboards: new Dashboards(orm), stream: (ctx, spec) => openLive(ctx, live, spec) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
@@ -146,6 +165,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       http,
       metrics,
       hub,
+      rollups,
       stop: () => (stopped ??= runCleanup()),
     };
   } catch (err) {

@@ -32,6 +32,8 @@ export interface Config {
   seedDemo: boolean;
   shutdownTimeoutMs: number;
   eventRetentionDays: number;
+  /** How long the audit of reads keeps a read (READ_AUDIT_RETENTION_DAYS). */
+  readAuditRetentionDays: number;
   /** `open`: anyone may `signUp` an organization; `closed`: only `npm run create-owner` makes one. */
   signup: SignupMode;
 }
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: bool(env, 'SEED_DEMO', !production),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 8000, 100, 60000),
     eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', 7, 1, 365),
+    readAuditRetentionDays: int(env, 'READ_AUDIT_RETENTION_DAYS', 365, 1, 3650),
     // A production install is not a public sign-up page unless its operator says so.
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, production ? 'closed' : 'open'),
   };

@@ -17,6 +17,7 @@ import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
+import { ReadAuditRecorder, ReportService } from './modules/reports';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -38,6 +39,9 @@ export interface Services {
   products: ProductService;
   orders: OrderService;
   payments: PaymentService;
+  reports: ReportService;
+  /** The audit of reads (buffered; app.ts starts and stops its writer). */
+  readAudit: ReadAuditRecorder;
 }
 
 export interface ServiceOptions {
@@ -82,5 +86,7 @@ export function createServices(opts: ServiceOptions): Services {
     products,
     orders,
     payments: new PaymentService(opts.clock, orders),
+    reports: new ReportService(),
+    readAudit: new ReadAuditRecorder(),
   };
 }

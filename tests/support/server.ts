@@ -62,6 +62,7 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     onQuery,
     channel: opts.channel,
     sweepSnoozes: opts.sweepSnoozes,
+    rollups: opts.rollups,
     migrate: false,
   });
   const url = app.url;

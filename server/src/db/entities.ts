@@ -1,3 +1,4 @@
+import { ReadAuditEntry } from '../modules/reports/read-audit.entity';
 import { Organization, Workspace } from '../modules/identity/organization.entity';
 import { CustomRole, Membership, User } from '../modules/identity/user.entity';
 import { ApiKey, Invitation, OutboxMail, Session } from '../modules/identity/credentials.entity';
@@ -39,3 +40,4 @@ export const ENTITIES: Function[] = [
   KnownDevice,
   ...COMMERCE_ENTITIES,
 ];
+ENTITIES.push(ReadAuditEntry);

@@ -1,3 +1,4 @@
+import { REPORT_ROLLUP_TABLES } from '../modules/reports/rollup-tables';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './entities';
@@ -37,8 +38,9 @@ export function ormConfig(opts: OrmOptions): Options {
       emit: 'ts',
     },
     // Never create or alter tables at run time: migrations do that, reviewed and committed.
-    // Tables written with raw SQL, not entities: throttle windows and the event log (realtime/event-log.ts).
-    schemaGenerator: { disableForeignKeys: false, skipTables: ['throttle_windows', 'events', 'event_log_watermark'] },
+    // Tables written with raw SQL, not entities: throttle windows, the event log (realtime/event-log.ts) and
+    // the report rollups (modules/reports/rollup-tables.ts).
+    schemaGenerator: { disableForeignKeys: false, skipTables: ['throttle_windows', 'events', 'event_log_watermark', ...REPORT_ROLLUP_TABLES] },
     discovery: { warnWhenNoEntities: true, requireEntitiesArray: true },
     pool: { min: 0, max: opts.poolMax ?? 10 },
     // Postgres keeps acknowledged writes on disk before answering.

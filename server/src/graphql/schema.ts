@@ -17,6 +17,7 @@ import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
 import { LivePositionResolver } from '../realtime/position.resolver';
 import { COMMERCE_RESOLVERS } from '../modules/commerce';
+import { ReportsResolver } from '../modules/reports';
 import { applyAuth, authDirective } from './auth';
 import { withStrictIds } from './input-guards';
 
@@ -35,6 +36,7 @@ const RESOLVERS: NonEmptyArray<Function> = [
   DashboardSubscriptionResolver,
   LivePositionResolver,
   ...COMMERCE_RESOLVERS,
+  ReportsResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

@@ -9,6 +9,7 @@ import { Migration20261130161100 } from './Migration20261130161100';
 import { Migration20261130161200 } from './Migration20261130161200';
 import { Migration20261130161300 } from './Migration20261130161300';
 import { Migration20261130181000 } from './Migration20261130181000';
+import { Migration20261130184000 } from './Migration20261130184000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130161200', class: Migration20261130161200 },
   { name: 'Migration20261130161300', class: Migration20261130161300 },
   { name: 'Migration20261130181000', class: Migration20261130181000 },
+  { name: 'Migration20261130184000', class: Migration20261130184000 },
 ];

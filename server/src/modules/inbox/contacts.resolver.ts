@@ -5,6 +5,7 @@ import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity';
 import { Contact, OptOut } from './contact.entity';
 import { ContactConnection, ContactInput, ImportReport, OptOutConnection, OptOutInput } from './inbox.types';
+import { ReadAction } from '../reports';
 
 @Resolver(() => Contact)
 export class ContactResolver {
@@ -22,8 +23,9 @@ export class ContactResolver {
 
   @Query(() => Contact)
   @Auth(Permission.CONTACTS_READ, { scope: { object: 'Contact', arg: 'id' } })
-  contact(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Contact> {
-    return ctx.em.findOneOrFail(Contact, { id });
+  async contact(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Contact> {
+    const contact = await ctx.em.findOneOrFail(Contact, { id });
+    return ctx.services.readAudit.record(ctx.principal, ReadAction.CONTACT, 'Contact', id, contact.workspaceId, contact)!;
   }
 
   @Mutation(() => Contact)

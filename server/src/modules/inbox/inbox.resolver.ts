@@ -21,6 +21,7 @@ import {
 } from './inbox.types';
 import { AssignmentEvent, Message, Note, Thread, ThreadStatus } from './thread.entity';
 import { groupsOf } from './thread-policy';
+import { ReadAction } from '../reports';
 
 const THREAD = (arg = 'threadId') => ({ object: 'Thread', arg });
 
@@ -191,6 +192,7 @@ export class InboxResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Connection<Message>> {
     if (first !== null && (first < 1 || first > 100)) throw badInput('first must be 1..100', { field: 'first' });
+    ctx.services.readAudit.record(ctx.principal, ReadAction.THREAD_MESSAGES, 'Thread', thread.id, thread.workspaceId);
     if (after) return ctx.services.threads.messages(ctx.em, thread.id, { first, after });
     // First pages of every thread in the list come from one query.
     return loaderFor<string, Connection<Message>>(

@@ -1,0 +1,315 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidArray } from '../../db/tenant';
+import { badInput } from '../../shared/errors';
+import { Workspace } from '../identity';
+import { quantileSeconds } from './histogram';
+import { assertPeriod, periodBounds, type Period } from './policy';
+import { NONE } from './rollup-tables';
+
+export enum ReportGroupBy {
+  AGENT = 'AGENT',
+  AGENT_GROUP = 'AGENT_GROUP',
+  TAG = 'TAG',
+  CAMPAIGN = 'CAMPAIGN',
+  DAY = 'DAY',
+  HOUR = 'HOUR',
+}
+
+export interface ConversationReportFilters {
+  /** Include the workspaces below the one asked about. */
+  subtree?: boolean | null;
+  agentIds?: string[] | null;
+  groupIds?: string[] | null;
+  /** One tag: a thread carrying it counts once. */
+  tagId?: string | null;
+  campaignIds?: string[] | null;
+}
+
+export interface DurationStats {
+  count: number;
+  averageSeconds: number | null;
+  medianSeconds: number | null;
+  p90Seconds: number | null;
+}
+
+export interface ConversationReportRow {
+  /** The agent, group, tag or campaign id, or the local day (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00); null: none (unassigned, untagged...). */
+  key: string | null;
+  threadsOpened: number;
+  messagesIn: number;
+  messagesOut: number;
+  closed: number;
+  transferred: number;
+  notNeedingResponse: number;
+  firstResponse: DurationStats;
+  resolution: DurationStats;
+}
+
+export interface ConversationReport {
+  workspaceIds: string[];
+  period: Period;
+  groupBy: ReportGroupBy;
+  rows: ConversationReportRow[];
+  /** Every row of the period together (with TAG, a thread counts once however many tags it carries). */
+  total: ConversationReportRow;
+}
+
+export interface UsageTotals {
+  messagesSent: number;
+  messagesReceived: number;
+  segmentsSent: number;
+  delivered: number;
+  failed: number;
+  campaignMessagesSent: number;
+  threadsOpened: number;
+  contactsCreated: number;
+  activeUsers: number;
+}
+
+export interface UsageDay extends UsageTotals {
+  day: string;
+}
+
+export interface WorkspaceUsage {
+  workspaceId: string;
+  days: UsageDay[];
+  total: UsageTotals;
+}
+
+export interface OrganizationUsage {
+  period: Period;
+  workspaces: Array<{ workspaceId: string; total: UsageTotals }>;
+  /** Every workspace together (a person active in two workspaces is one active user). */
+  total: UsageTotals;
+}
+
+/**
+ * Orders and payments plug in here once commerce exists: a source answers a payment report for workspaces
+ * over a period (local days), and the reports module serves it behind REPORTS_PAYMENTS. Nothing registers one
+ * yet, so the schema has no payment report.
+ */
+export interface PaymentReportSource {
+  report(em: EntityManager, q: { organizationId: string; workspaceIds: string[]; period: Period; groupBy: ReportGroupBy }): Promise<Array<Record<string, unknown>>>;
+}
+
+const GROUP_KEY: Record<ReportGroupBy, string> = {
+  AGENT: 'agent_id::text',
+  AGENT_GROUP: 'group_id::text',
+  TAG: 'tag_id::text',
+  CAMPAIGN: 'campaign_id::text',
+  DAY: `to_char(hour, 'YYYY-MM-DD')`,
+  HOUR: `to_char(hour, 'YYYY-MM-DD"T"HH24:00')`,
+};
+
+interface AggregateRow {
+  key: string;
+  threads_opened: string;
+  messages_in: string;
+  messages_out: string;
+  closed: string;
+  transferred: string;
+  no_response: string;
+  first_response_count: string;
+  first_response_ms: string;
+  resolution_count: string;
+  resolution_ms: string;
+  fh: number[];
+  rh: number[];
+}
+
+function stats(count: number, sumMs: number, hist: number[]): DurationStats {
+  return {
+    count,
+    averageSeconds: count ? sumMs / count / 1000 : null,
+    medianSeconds: quantileSeconds(hist, 0.5),
+    p90Seconds: quantileSeconds(hist, 0.9),
+  };
+}
+
+function toRow(r: AggregateRow): ConversationReportRow {
+  return {
+    key: r.key === NONE || r.key === '' ? null : r.key,
+    threadsOpened: Number(r.threads_opened),
+    messagesIn: Number(r.messages_in),
+    messagesOut: Number(r.messages_out),
+    closed: Number(r.closed),
+    transferred: Number(r.transferred),
+    notNeedingResponse: Number(r.no_response),
+    firstResponse: stats(Number(r.first_response_count), Number(r.first_response_ms), r.fh.map(Number)),
+    resolution: stats(Number(r.resolution_count), Number(r.resolution_ms), r.rh.map(Number)),
+  };
+}
+
+const EMPTY_ROW: AggregateRow = {
+  key: '', threads_opened: '0', messages_in: '0', messages_out: '0', closed: '0', transferred: '0', no_response: '0',
+  first_response_count: '0', first_response_ms: '0', resolution_count: '0', resolution_ms: '0', fh: [], rh: [],
+};
+
+function ids(list: string[] | null | undefined, field: string): string[] | null {
+  if (!list) return null;
+  if (list.length > 100) throw badInput('At most 100 ids per filter', { field });
+  return list;
+}
+
+/** Reports read the rollup tables only (never messages): a period of any length costs its rollup rows. */
+export class ReportService {
+  /** The workspace, or it and every workspace below it. */
+  async scope(em: EntityManager, workspaceId: string, subtree: boolean): Promise<string[]> {
+    if (!subtree) return [workspaceId];
+    const found = await em.find(Workspace, { $or: [{ id: workspaceId }, { ancestorIds: { $contains: [workspaceId] } }] }, { fields: ['id'] });
+    return found.map((w) => w.id);
+  }
+
+  async conversationReport(
+    em: EntityManager,
+    organizationId: string,
+    workspaceId: string,
+    period: Period,
+    groupBy: ReportGroupBy,
+    filters: ConversationReportFilters = {},
+  ): Promise<ConversationReport> {
+    assertPeriod(period);
+    const workspaceIds = await this.scope(em, workspaceId, filters.subtree ?? false);
+    const { start, end } = periodBounds(period);
+    const where = ['organization_id = ?', 'workspace_id = any(?::uuid[])', 'hour >= ?::timestamp', 'hour < ?::timestamp'];
+    const params: unknown[] = [organizationId, uuidArray(workspaceIds), start, end];
+    const list = (column: string, values: string[] | null) => {
+      if (!values) return;
+      where.push(`${column} = any(?::uuid[])`);
+      params.push(uuidArray(values.map((v) => (v === '' ? NONE : v))));
+    };
+    list('agent_id', ids(filters.agentIds, 'filters.agentIds'));
+    list('group_id', ids(filters.groupIds, 'filters.groupIds'));
+    list('campaign_id', ids(filters.campaignIds, 'filters.campaignIds'));
+    // One row per thread event in the all-tags rows (tag_id = NONE); one per tag the thread carried in the others.
+    const tagWhere = (perTag: boolean) => {
+      if (filters.tagId) return { sql: 'tag_id = ?', params: [filters.tagId] };
+      return perTag ? { sql: 'tag_id <> ?', params: [NONE] } : { sql: 'tag_id = ?', params: [NONE] };
+    };
+    const aggregate = async (key: string, perTag: boolean): Promise<AggregateRow[]> => {
+      const tag = tagWhere(perTag);
+      return em.getConnection().execute<AggregateRow[]>(
+        `with r as (select ${key} as key, * from conversation_rollups where ${where.join(' and ')} and ${tag.sql}),
+              c as (select key, sum(threads_opened) as threads_opened, sum(messages_in) as messages_in, sum(messages_out) as messages_out,
+                           sum(closed) as closed, sum(transferred) as transferred, sum(no_response) as no_response,
+                           sum(first_response_count) as first_response_count, sum(first_response_ms) as first_response_ms,
+                           sum(resolution_count) as resolution_count, sum(resolution_ms) as resolution_ms
+                      from r group by key),
+              h as (select key, u.i, sum(u.f) as f, sum(u.s) as s from r, unnest(r.first_response_hist, r.resolution_hist) with ordinality as u(f, s, i) group by key, u.i),
+              ha as (select key, array_agg(f order by i) as fh, array_agg(s order by i) as rh from h group by key)
+         select c.*, ha.fh, ha.rh from c join ha using (key) order by c.key`,
+        [...params, ...tag.params],
+      );
+    };
+    const rows = await aggregate(GROUP_KEY[groupBy], groupBy === ReportGroupBy.TAG);
+    const [total] = await aggregate(`''`, false);
+    return { workspaceIds, period, groupBy, rows: rows.map(toRow), total: toRow(total ?? EMPTY_ROW) };
+  }
+
+  /** A workspace's usage per local day of the period, and the period's totals. */
+  async usage(em: EntityManager, organizationId: string, workspaceId: string, period: Period): Promise<WorkspaceUsage> {
+    assertPeriod(period);
+    const { start, end } = periodBounds(period);
+    const conn = em.getConnection();
+    const [counters, active, contacts] = await Promise.all([
+      conn.execute<Array<{ day: string } & Record<string, string>>>(
+        `select to_char(hour, 'YYYY-MM-DD') as day, ${USAGE_SUMS} from conversation_rollups
+          where organization_id = ? and workspace_id = ? and hour >= ?::timestamp and hour < ?::timestamp and tag_id = ?
+          group by 1 order by 1`,
+        [organizationId, workspaceId, start, end, NONE],
+      ),
+      conn.execute<Array<{ day: string | null; n: string }>>(
+        `select to_char(day, 'YYYY-MM-DD') as day, count(distinct user_id) as n from usage_active_users
+          where organization_id = ? and workspace_id = ? and day >= ?::date and day <= ?::date
+          group by grouping sets ((day), ())`,
+        [organizationId, workspaceId, period.from, period.to],
+      ),
+      conn.execute<Array<{ day: string; n: string }>>(
+        `select to_char(c.created_at at time zone z.tz, 'YYYY-MM-DD') as day, count(*) as n
+           from (select coalesce((select time_zone from workspace_settings where organization_id = ? and workspace_id = ?), 'UTC') as tz) z
+           join contacts c on c.organization_id = ? and c.workspace_id = ?
+            and c.created_at >= (?::timestamp at time zone z.tz) and c.created_at < (?::timestamp at time zone z.tz)
+          group by 1`,
+        [organizationId, workspaceId, organizationId, workspaceId, start, end],
+      ),
+    ]);
+    const days = new Map<string, UsageDay>();
+    const day = (d: string) => {
+      let u = days.get(d);
+      if (!u) days.set(d, (u = { day: d, ...emptyTotals() }));
+      return u;
+    };
+    for (const r of counters) Object.assign(day(r.day), usageOf(r));
+    for (const r of active) if (r.day) day(r.day).activeUsers = Number(r.n);
+    for (const r of contacts) day(r.day).contactsCreated = Number(r.n);
+    const list = [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
+    const total = sumTotals(list);
+    total.activeUsers = Number(active.find((r) => r.day === null)?.n ?? 0);
+    return { workspaceId, days: list, total };
+  }
+
+  /** Every workspace's usage over the period, and the organization's. */
+  async organizationUsage(em: EntityManager, organizationId: string, period: Period): Promise<OrganizationUsage> {
+    assertPeriod(period);
+    const { start, end } = periodBounds(period);
+    const conn = em.getConnection();
+    const [workspaces, counters, active, contacts] = await Promise.all([
+      em.find(Workspace, {}, { fields: ['id'], orderBy: { createdAt: 'asc', id: 'asc' } }),
+      conn.execute<Array<{ workspace_id: string } & Record<string, string>>>(
+        `select workspace_id, ${USAGE_SUMS} from conversation_rollups
+          where organization_id = ? and hour >= ?::timestamp and hour < ?::timestamp and tag_id = ? group by 1`,
+        [organizationId, start, end, NONE],
+      ),
+      conn.execute<Array<{ workspace_id: string | null; n: string }>>(
+        `select workspace_id, count(distinct user_id) as n from usage_active_users
+          where organization_id = ? and day >= ?::date and day <= ?::date group by grouping sets ((workspace_id), ())`,
+        [organizationId, period.from, period.to],
+      ),
+      // Contacts have no event: counted from their table, each in its workspace's time zone (a day of slack
+      // either side of the UTC range lets the index narrow the scan).
+      conn.execute<Array<{ workspace_id: string; n: string }>>(
+        `select c.workspace_id, count(*) as n from contacts c
+           left join workspace_settings s on s.organization_id = c.organization_id and s.workspace_id = c.workspace_id
+          where c.organization_id = ? and c.created_at >= ?::timestamptz - interval '1 day' and c.created_at < ?::timestamptz + interval '1 day'
+            and (c.created_at at time zone coalesce(s.time_zone, 'UTC')) >= ?::timestamp
+            and (c.created_at at time zone coalesce(s.time_zone, 'UTC')) < ?::timestamp
+          group by 1`,
+        [organizationId, `${start}+00`, `${end}+00`, start, end],
+      ),
+    ]);
+    const byWorkspace = new Map(workspaces.map((w) => [w.id, emptyTotals()]));
+    for (const r of counters) Object.assign(byWorkspace.get(r.workspace_id) ?? {}, usageOf(r));
+    for (const r of active) if (r.workspace_id) { const t = byWorkspace.get(r.workspace_id); if (t) t.activeUsers = Number(r.n); }
+    for (const r of contacts) { const t = byWorkspace.get(r.workspace_id); if (t) t.contactsCreated = Number(r.n); }
+    const list = [...byWorkspace.entries()].map(([workspaceId, total]) => ({ workspaceId, total }));
+    const total = sumTotals(list.map((w) => w.total));
+    total.activeUsers = Number(active.find((r) => r.workspace_id === null)?.n ?? 0);
+    return { period, workspaces: list, total };
+  }
+}
+
+const USAGE_SUMS = `sum(messages_out) as messages_sent, sum(messages_in) as messages_received, sum(segments_out) as segments_sent,
+  sum(delivered) as delivered, sum(failed) as failed, sum(threads_opened) as threads_opened,
+  coalesce(sum(messages_out) filter (where campaign_id <> '${NONE}'), 0) as campaign_messages_sent`;
+
+function emptyTotals(): UsageTotals {
+  return { messagesSent: 0, messagesReceived: 0, segmentsSent: 0, delivered: 0, failed: 0, campaignMessagesSent: 0, threadsOpened: 0, contactsCreated: 0, activeUsers: 0 };
+}
+
+function usageOf(r: Record<string, string>): Partial<UsageTotals> {
+  return {
+    messagesSent: Number(r.messages_sent),
+    messagesReceived: Number(r.messages_received),
+    segmentsSent: Number(r.segments_sent),
+    delivered: Number(r.delivered),
+    failed: Number(r.failed),
+    campaignMessagesSent: Number(r.campaign_messages_sent),
+    threadsOpened: Number(r.threads_opened),
+  };
+}
+
+function sumTotals(list: UsageTotals[]): UsageTotals {
+  const out = emptyTotals();
+  for (const t of list) for (const k of Object.keys(out) as Array<keyof UsageTotals>) out[k] += t[k];
+  return out;
+}
