@@ -14,9 +14,9 @@ const P = Permission;
 const CHECKED_BY_A_RULE: Partial<Record<Permission, string>> = {
   [P.OWNERS_MANAGE]: 'server/src/modules/identity/policy.ts',
   [P.AVAILABILITY_MANAGE]: 'server/src/modules/identity/policy.ts',
-  [P.ORGANIZATION_OPT_OUTS_MANAGE]: 'server/src/modules/inbox/contacts.service.ts',
-  [P.THREADS_READ_ALL]: 'server/src/modules/inbox/visibility.ts',
-  [P.THREADS_SEARCH]: 'server/src/modules/inbox/threads.service.ts',
+  [P.ORGANIZATION_OPT_OUTS_MANAGE]: 'server/src/modules/inbox/contact-policy.ts',
+  [P.THREADS_READ_ALL]: 'server/src/modules/inbox/thread-policy.ts',
+  [P.THREADS_SEARCH]: 'server/src/modules/inbox/thread-policy.ts',
   [P.UNREAD_BADGES_WHEN_OFFLINE]: 'server/src/realtime/badges.ts',
 };
 
@@ -33,11 +33,8 @@ const NOT_YET_BUILT: Partial<Record<Permission, string>> = {
   [P.CAMPAIGN_GROUPS_ADD_CONTACTS]: '#18',
   // #20 Reports, exports, usage
   [P.REPORTS_VIEW]: '#20',
-  [P.REPORTS_CONVERSATIONS]: '#20',
   [P.REPORTS_PAYMENTS]: '#20',
   [P.REPORTS_EXPORT]: '#20',
-  [P.USAGE_VIEW]: '#20',
-  [P.ORGANIZATION_USAGE_VIEW]: '#20',
   [P.ORGANIZATION_ANALYTICS_VIEW]: '#20',
   [P.EXPORTS_CONFIGURE]: '#20',
   // No issue filed yet: account administration of seeds 000-004 (shortcodes, numbers, domains, billing, integrations).
