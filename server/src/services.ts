@@ -16,6 +16,7 @@ import { SandboxProvider, type ChannelProvider } from './modules/inbox/channel';
 import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
+import { CampaignGroupService, CampaignService } from './modules/campaigns';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -34,6 +35,8 @@ export interface Services {
   messaging: MessagingService;
   assignment: AssignmentService;
   catalogue: CatalogueService;
+  campaignGroups: CampaignGroupService;
+  campaigns: CampaignService;
 }
 
 export interface ServiceOptions {
@@ -72,5 +75,7 @@ export function createServices(opts: ServiceOptions): Services {
     messaging: new MessagingService(opts.clock, contacts, channel, opts.logger),
     assignment: new AssignmentService(opts.clock),
     catalogue: new CatalogueService(),
+    campaignGroups: new CampaignGroupService(),
+    campaigns: new CampaignService(opts.clock),
   };
 }

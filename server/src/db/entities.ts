@@ -6,6 +6,7 @@ import { AgentGroup, AgentGroupMember, AuditLogEntry } from '../modules/identity
 import { Contact, OptOut } from '../modules/inbox/contact.entity';
 import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/inbox/thread.entity';
 import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings } from '../modules/inbox/catalogue.entity';
+import { Campaign, CampaignGroup, CampaignGroupMember, CampaignRecipient } from '../modules/campaigns/campaign.entity';
 
 /** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
 export const ENTITIES: Function[] = [
@@ -36,4 +37,8 @@ export const ENTITIES: Function[] = [
   KeywordAlert,
   PasswordResetToken,
   KnownDevice,
+  CampaignGroup,
+  CampaignGroupMember,
+  Campaign,
+  CampaignRecipient,
 ];

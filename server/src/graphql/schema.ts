@@ -16,6 +16,7 @@ import { ContactResolver } from '../modules/inbox/contacts.resolver';
 import { CatalogueResolver } from '../modules/inbox/catalogue.resolver';
 import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime/subscriptions.resolver';
 import { LivePositionResolver } from '../realtime/position.resolver';
+import { CampaignGroupResolver, CampaignResolver } from '../modules/campaigns';
 import { applyAuth, authDirective } from './auth';
 import { withStrictIds } from './input-guards';
 
@@ -33,6 +34,8 @@ const RESOLVERS: NonEmptyArray<Function> = [
   SubscriptionResolver,
   DashboardSubscriptionResolver,
   LivePositionResolver,
+  CampaignGroupResolver,
+  CampaignResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

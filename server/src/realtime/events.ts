@@ -13,6 +13,8 @@ export enum EventType {
   KEYWORD_ALERT = 'KEYWORD_ALERT',
   AVAILABILITY_CHANGED = 'AVAILABILITY_CHANGED',
   THREAD_READ = 'THREAD_READ',
+  /** Counts of a campaign after a batch of sends or a status change (one per batch, not per message). */
+  CAMPAIGN_PROGRESS = 'CAMPAIGN_PROGRESS',
 }
 
 /**
@@ -54,6 +56,22 @@ export interface EventPayload {
   availability?: { userId: string; availability: string };
   read?: { userId: string };
   access?: AccessChange;
+  campaign?: CampaignProgressState;
+}
+
+/** A campaign's counts as logged by CAMPAIGN_PROGRESS. */
+export interface CampaignProgressState {
+  campaignId: string;
+  status: string;
+  total: number;
+  queued: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skippedOptedOut: number;
+  skippedMissingVariables: number;
+  replied: number;
+  optedOutAfter: number;
 }
 
 /** Why access changed (for logs and metrics; enforcement is the same for every kind: re-resolve the credential). */

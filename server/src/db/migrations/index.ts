@@ -8,6 +8,7 @@ import { Migration20261130160100 } from './Migration20261130160100';
 import { Migration20261130161100 } from './Migration20261130161100';
 import { Migration20261130161200 } from './Migration20261130161200';
 import { Migration20261130161300 } from './Migration20261130161300';
+import { Migration20261130180000 } from './Migration20261130180000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130161100', class: Migration20261130161100 },
   { name: 'Migration20261130161200', class: Migration20261130161200 },
   { name: 'Migration20261130161300', class: Migration20261130161300 },
+  { name: 'Migration20261130180000', class: Migration20261130180000 },
 ];
