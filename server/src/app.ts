@@ -22,6 +22,7 @@ import { systemClock, type Clock } from './shared/clock';
 import { TENANT_FILTER } from './db/tenant';
 import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
+import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
 const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
@@ -50,6 +51,10 @@ export interface StartOptions {
   channel?: ChannelProvider;
   /** The periodic snooze sweep (default on); a test that needs a database nobody else writes turns it off. */
   sweepSnoozes?: boolean;
+  /** The broadcast campaign sender (pg-boss worker; default on); tests that must not send turn it off. */
+  campaignWorkers?: boolean;
+  /** Sender tuning (rate per workspace, lease, batch size); defaults in the sender's construction below. */
+  campaignSender?: Partial<Omit<SenderOptions, 'databaseUrl'>>;
 }
 
 /** Builds and starts the whole server from a validated config. */
@@ -102,6 +107,20 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
         .applyReceipt(em, receipt.providerMessageId, receipt.status as DeliveryStatus, receipt.error)
         .catch((err) => logger.warn({ err }, 'could not apply a delivery receipt'));
     });
+    // Broadcast campaigns: pg-boss starts on the first campaign started, or at once when one is RUNNING (a
+    // restart resumes it), so a server with no campaigns runs no queue at all.
+    if (opts.campaignWorkers !== false) {
+      const sender = new CampaignSender(orm, services.channel, clock, logger.child({ component: 'campaigns' }), {
+        databaseUrl,
+        ratePerSecond: 50,
+        leaseSeconds: 60,
+        batchSize: 100,
+        ...opts.campaignSender,
+      });
+      cleanup.push(() => sender.stop());
+      services.campaigns.onRunning = (campaign) => void sender.enqueue(campaign).catch((err) => logger.warn({ err }, 'could not enqueue a campaign'));
+      await sender.resumeRunning();
+    }
     if (config.seedDemo) await seedDemoIfEmpty(orm, services, logger);
 
     let bus: EventBus;

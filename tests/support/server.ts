@@ -62,6 +62,8 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     onQuery,
     channel: opts.channel,
     sweepSnoozes: opts.sweepSnoozes,
+    campaignWorkers: opts.campaignWorkers,
+    campaignSender: opts.campaignSender,
     migrate: false,
   });
   const url = app.url;
