@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { Contact, OptOut } from '../../../server/src/modules/inbox/contact.entity';
 import { Thread } from '../../../server/src/modules/inbox/thread.entity';
 import { KeywordRule, Tag, Template } from '../../../server/src/modules/inbox/catalogue.entity';
+import { Campaign, CampaignGroup } from '../../../server/src/modules/campaigns/campaign.entity';
 import { bootServer, type TestServer } from '../../support/server';
 import { OrgBuilder } from '../../support/fixtures';
 import { api, type GqlError, type GqlResponse } from '../../support/api';
@@ -191,6 +192,10 @@ export function describeMatrixShard(shard: number): void {
             expiresAt: new Date(Date.now() + 86_400_000),
           }).id;
         }
+        case 'CampaignGroup':
+          return em.create(CampaignGroup, { organization: org.organization, workspace: w, name: `campaign-group-${n}` }).id;
+        case 'Campaign':
+          return em.create(Campaign, { organization: org.organization, workspace: w, name: `campaign-${n}`, messageTemplate: 'Hello', createdById: roleUsers.get(Role.OWNER)!.id }).id;
         default:
           throw new Error(`no fixture for ${kind}`);
       }
