@@ -83,6 +83,33 @@ describe('broadcast sending', () => {
     await eventually(replied, (n) => n === 1, { what: 'the reply to be counted' });
   });
 
+  it('streams progress live to a subscriber: one event per batch, the last one COMPLETED with the counts', async () => {
+    const group = (await ok(marketer, `query($w: ID!) { campaignGroups(workspaceId: $w) { edges { node { id } } } }`, { w: W.id })).campaignGroups.edges[0].node.id;
+    const id = (await ok(marketer, `mutation($w: ID!, $g: ID!) { createCampaign(workspaceId: $w, input: { name: "Live", messageTemplate: "Live {{contact.firstName}}", targetGroupIds: [$g] }) { id } }`, { w: W.id, g: group })).createCampaign.id;
+    const after = (await ok(marketer, `{ liveCursor }`)).liveCursor as string;
+    const client = server.wsClient({ connectionParams: { authorization: `Bearer ${marketer.token}` } });
+    const events: Array<Record<string, any>> = [];
+    const completed = new Promise<void>((resolve, reject) => {
+      client.subscribe<{ campaignProgress: Record<string, any> }>(
+        { query: `subscription($c: ID!, $after: String) { campaignProgress(campaignId: $c, after: $after) { status total sent queued skippedOptedOut cursor } }`, variables: { c: id, after } },
+        {
+          next: (v) => {
+            if (v.errors) return reject(new Error(JSON.stringify(v.errors)));
+            events.push(v.data!.campaignProgress);
+            if (v.data!.campaignProgress.status === 'COMPLETED') resolve();
+          },
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+    await ok(marketer, `mutation($id: ID!) { startCampaign(id: $id) { status } }`, { id });
+    await completed;
+    expect(events.at(-1)).toMatchObject({ status: 'COMPLETED', total: RECIPIENTS, sent: RECIPIENTS - 6, queued: 0, skippedOptedOut: 6 });
+    expect(events.length).toBeLessThan(RECIPIENTS / 2);
+    expect(events[0]).toMatchObject({ status: 'RUNNING', sent: 0 });
+  });
+
   it('a recipient left SENDING by a dead sender is sent again with the same message id once its lease runs out', async () => {
     const [victim] = await sql<{ id: string; message_id: string; phone: string }>(`select id, message_id, phone from campaign_recipients where campaign_id = $1 and status = 'SENT' limit 1`, [campaignId]);
     await sql(`update campaign_recipients set status = 'SENDING', claimed_at = now() - interval '1 hour' where id = $1`, [victim!.id]);

@@ -251,4 +251,7 @@ export class CampaignProgress {
 
   @Field(() => String, { nullable: true })
   status!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Live events only: resume after it.' })
+  cursor?: string | null;
 }

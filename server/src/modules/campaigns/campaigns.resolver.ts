@@ -1,4 +1,9 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { GraphQLError } from 'graphql';
+import { loadObjectScope } from '../../graphql/object-scope';
+import { ErrorCode } from '../../shared/errors';
+import { openLive } from '../../realtime/live';
+import { EventType, type LoggedEvent } from '../../realtime/events';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
@@ -169,6 +174,33 @@ export class CampaignResolver {
   @Auth(Permission.CAMPAIGNS_START, { scope: { object: 'Campaign', arg: 'id' } })
   cancelCampaign(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Campaign> {
     return ctx.services.campaigns.cancel(ctx.em, ctx.principal!, id);
+  }
+
+  @Subscription(() => CampaignProgress, {
+    description: 'The counts of a campaign, once per batch of sends or status change (not per message).',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const found = await loadObjectScope('Campaign', ctx, args.campaignId);
+      if (!found) throw new GraphQLError('Campaign not found', { extensions: { code: ErrorCode.NOT_FOUND } });
+      if (!ctx.live) throw new GraphQLError('Subscriptions are not available here', { extensions: { code: ErrorCode.UNAVAILABLE } });
+      const workspaceId = found.workspaceIds[0]!;
+      return openLive(ctx, ctx.live, {
+        name: 'campaignProgress',
+        workspaceIds: [workspaceId],
+        after: args.after,
+        allowed: (p) => p.access.can(Permission.CAMPAIGNS_READ, workspaceId),
+        groupsMatter: () => false,
+        accept: (e) => e.type === EventType.CAMPAIGN_PROGRESS && e.payload.campaign?.campaignId === args.campaignId,
+      });
+    },
+  })
+  @Auth(Permission.CAMPAIGNS_READ, { scope: { object: 'Campaign', arg: 'campaignId' } })
+  campaignProgress(
+    @Root() event: LoggedEvent,
+    @Arg('campaignId', () => ID) _campaignId: string,
+    @Arg('after', () => String, { nullable: true }) _after: string | null,
+  ): CampaignProgress {
+    return { ...event.payload.campaign!, workspaceId: event.workspaceId, cursor: event.cursor };
   }
 
   @FieldResolver(() => [ResponseScriptType], { description: 'Canned replies shown to texters.' })
