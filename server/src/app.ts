@@ -24,6 +24,7 @@ import { TENANT_FILTER } from './db/tenant';
 import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
 import { RollupWorker } from './modules/reports';
+import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
 const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
@@ -56,6 +57,10 @@ export interface StartOptions {
   sweepSnoozes?: boolean;
   /** The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off. */
   rollups?: boolean;
+  /** The broadcast campaign sender (pg-boss worker; default on); tests that must not send turn it off. */
+  campaignWorkers?: boolean;
+  /** Sender tuning (rate per workspace, lease, batch size); defaults in the sender's construction below. */
+  campaignSender?: Partial<Omit<SenderOptions, 'databaseUrl'>>;
 }
 
 /** Builds and starts the whole server from a validated config. */
@@ -108,6 +113,20 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
         .applyReceipt(em, receipt.providerMessageId, receipt.status as DeliveryStatus, receipt.error)
         .catch((err) => logger.warn({ err }, 'could not apply a delivery receipt'));
     });
+    // Broadcast campaigns: pg-boss starts on the first campaign started, or at once when one is RUNNING (a
+    // restart resumes it), so a server with no campaigns runs no queue at all.
+    if (opts.campaignWorkers !== false) {
+      const sender = new CampaignSender(orm, services.channel, clock, logger.child({ component: 'campaigns' }), {
+        databaseUrl,
+        ratePerSecond: 50,
+        leaseSeconds: 60,
+        batchSize: 100,
+        ...opts.campaignSender,
+      });
+      cleanup.push(() => sender.stop());
+      services.campaigns.onRunning = (campaign) => void sender.enqueue(campaign).catch((err) => logger.warn({ err }, 'could not enqueue a campaign'));
+      await sender.resumeRunning();
+    }
     if (config.seedDemo) await seedDemoIfEmpty(orm, services, logger);
 
     let bus: EventBus;

@@ -18,6 +18,7 @@ import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
 import { ReadAuditRecorder, ReportService } from './modules/reports';
+import { CampaignGroupService, CampaignService } from './modules/campaigns';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -42,6 +43,8 @@ export interface Services {
   reports: ReportService;
   /** The audit of reads (buffered; app.ts starts and stops its writer). */
   readAudit: ReadAuditRecorder;
+  campaignGroups: CampaignGroupService;
+  campaigns: CampaignService;
 }
 
 export interface ServiceOptions {
@@ -88,5 +91,7 @@ export function createServices(opts: ServiceOptions): Services {
     payments: new PaymentService(opts.clock, orders),
     reports: new ReportService(),
     readAudit: new ReadAuditRecorder(),
+    campaignGroups: new CampaignGroupService(),
+    campaigns: new CampaignService(opts.clock),
   };
 }

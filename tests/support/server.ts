@@ -63,6 +63,8 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     channel: opts.channel,
     sweepSnoozes: opts.sweepSnoozes,
     rollups: opts.rollups,
+    campaignWorkers: opts.campaignWorkers,
+    campaignSender: opts.campaignSender,
     migrate: false,
   });
   const url = app.url;

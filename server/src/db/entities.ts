@@ -8,6 +8,7 @@ import { Contact, OptOut } from '../modules/inbox/contact.entity';
 import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/inbox/thread.entity';
 import { COMMERCE_ENTITIES } from '../modules/commerce/entities';
 import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings } from '../modules/inbox/catalogue.entity';
+import { Campaign, CampaignGroup, CampaignGroupMember, CampaignRecipient } from '../modules/campaigns/campaign.entity';
 
 /** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
 export const ENTITIES: Function[] = [
@@ -39,5 +40,9 @@ export const ENTITIES: Function[] = [
   PasswordResetToken,
   KnownDevice,
   ...COMMERCE_ENTITIES,
+  CampaignGroup,
+  CampaignGroupMember,
+  Campaign,
+  CampaignRecipient,
 ];
 ENTITIES.push(ReadAuditEntry);

@@ -13,6 +13,8 @@ export enum EventType {
   KEYWORD_ALERT = 'KEYWORD_ALERT',
   AVAILABILITY_CHANGED = 'AVAILABILITY_CHANGED',
   THREAD_READ = 'THREAD_READ',
+  /** Counts of a campaign after a batch of sends or a status change (one per batch, not per message). */
+  CAMPAIGN_PROGRESS = 'CAMPAIGN_PROGRESS',
 }
 
 /**
@@ -57,6 +59,22 @@ export interface EventPayload {
   order?: OrderState;
   payment?: PaymentState;
   comment?: { id: string; authorId: string; body: string; createdAt: string };
+  campaign?: CampaignProgressState;
+}
+
+/** A campaign's counts as logged by CAMPAIGN_PROGRESS. */
+export interface CampaignProgressState {
+  campaignId: string;
+  status: string;
+  total: number;
+  queued: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skippedOptedOut: number;
+  skippedMissingVariables: number;
+  replied: number;
+  optedOutAfter: number;
 }
 
 /** Order events (modules/commerce), streamed by `orderEvents` only: the thread streams never carry them. */

@@ -6,4 +6,4 @@
  */
 export { appendEvent, readLog, type LogPosition } from './event-log';
 export { recordAccessChange } from './access-changes';
-export { AccessChangeKind, EventType, OrderEventType, type OrderState, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
+export { AccessChangeKind, EventType, OrderEventType, type OrderState, type CampaignProgressState, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { Contact, OptOut } from '../../../server/src/modules/inbox/contact.entity';
 import { Thread } from '../../../server/src/modules/inbox/thread.entity';
 import { KeywordRule, Tag, Template } from '../../../server/src/modules/inbox/catalogue.entity';
+import { Campaign, CampaignGroup } from '../../../server/src/modules/campaigns/campaign.entity';
 import { bootServer, type TestServer } from '../../support/server';
 import { OrgBuilder } from '../../support/fixtures';
 import { Order, OrderLine, OrderStatus, Payment, Product } from '../../../server/src/modules/commerce';
@@ -201,6 +202,10 @@ export function describeMatrixShard(shard: number): void {
           const order = commerceOrder(em, org, w, caller);
           return em.create(Payment, { organization: org.organization, workspace: w, order, amount: 100, method: 'cash', recordedById: caller?.id ?? roleUsers.get(Role.OWNER)!.id }).id;
         }
+        case 'CampaignGroup':
+          return em.create(CampaignGroup, { organization: org.organization, workspace: w, name: `campaign-group-${n}` }).id;
+        case 'Campaign':
+          return em.create(Campaign, { organization: org.organization, workspace: w, name: `campaign-${n}`, messageTemplate: 'Hello', createdById: roleUsers.get(Role.OWNER)!.id }).id;
         default:
           throw new Error(`no fixture for ${kind}`);
       }

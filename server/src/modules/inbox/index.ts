@@ -15,6 +15,9 @@ export {
 } from './thread-policy';
 export { agentWorkload, availabilityOf, unreadThreadsOf, type AgentWorkloadRow, type UnreadThreadRow } from './live-queries';
 export { Contact } from './contact.entity';
-export { Thread } from './thread.entity';
+export { DeliveryStatus, Message, MessageDirection, Thread } from './thread.entity';
+export { WorkspaceSettings } from './catalogue.entity';
+export { normalizeEmailAddress, normalizePhone } from './addresses';
+export type { ChannelProvider } from './channel';
 export { ImportReport } from './inbox.types';
 export type { MessagingService } from './messaging.service';
