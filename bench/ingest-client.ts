@@ -1,8 +1,11 @@
 /**
  * The ingest load client, run as its own process so its HTTP work does not share the server's event loop:
- * fires `sendMessage` at a fixed concurrency and reports per-call latencies.
- * Input (argv[2], JSON): { url, token, threadIds, count, concurrency, tag }. Output (stdout, JSON).
+ * fires `sendMessage` (mode send), `ingestInboundMessage` (mode ingest, an API key) or the signed inbound
+ * webhook (mode webhook) at a fixed concurrency and reports per-call latencies.
+ * Input (argv[2], JSON): { url, token, threadIds, count, concurrency, tag, mode?, workspaceId?, secret?, phones? }.
+ * Output (stdout, JSON).
  */
+import { createHmac } from 'node:crypto';
 import { timed } from './lib/report';
 
 interface Job {
@@ -12,7 +15,14 @@ interface Job {
   count: number;
   concurrency: number;
   tag: string;
+  mode?: 'send' | 'ingest' | 'webhook';
+  workspaceId?: string;
+  /** The workspace's webhook secret (mode webhook). */
+  secret?: string;
+  /** Contacts' phone numbers the inbound messages come from. */
+  phones?: string[];
 }
+const INGEST = `mutation($w: ID!, $f: String!, $b: String!, $x: String) { ingestInboundMessage(input: { workspaceId: $w, from: $f, body: $b, externalId: $x }) { messageId duplicate } }`;
 
 const SEND = `mutation($t: ID!, $b: String!, $k: String) { sendMessage(input: { threadId: $t, body: $b, idempotencyKey: $k }) { id status } }`;
 
@@ -21,20 +31,32 @@ async function main(): Promise<void> {
   let failures = 0;
   let firstError = '';
   const started = performance.now();
-  const latencies = await timed(job.count, job.concurrency, async (i) => {
-    const res = await fetch(job.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${job.token}` },
-      body: JSON.stringify({
-        query: SEND,
-        variables: { t: job.threadIds[i % job.threadIds.length], b: `Your order ${i} is on its way`, k: `ingest:${job.tag}:${i}` },
-      }),
-    });
+  const graphql = async (token: string, query: string, variables: Record<string, unknown>) => {
+    const res = await fetch(job.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
     const body = (await res.json()) as { errors?: unknown[] };
     if (body.errors) {
       failures++;
       firstError ||= JSON.stringify(body.errors);
     }
+  };
+  const webhookUrl = job.url.replace(/\/graphql$/, '/webhooks/inbound');
+  const latencies = await timed(job.count, job.concurrency, async (i) => {
+    const from = job.phones?.[i % job.phones.length] ?? '';
+    if (job.mode === 'ingest') return graphql(job.token, INGEST, { w: job.workspaceId, f: from, b: `Where is my order ${i}?`, x: `in:${job.tag}:${i}` });
+    if (job.mode === 'webhook') {
+      const raw = JSON.stringify({ deliveryId: `wh:${job.tag}:${i}`, from, body: `Where is my order ${i}?` });
+      const res = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchboard-workspace': job.workspaceId!, 'x-switchboard-signature': `sha256=${createHmac('sha256', job.secret!).update(raw).digest('hex')}` },
+        body: raw,
+      });
+      if (res.status !== 200) {
+        failures++;
+        firstError ||= `${res.status} ${await res.text()}`;
+      } else await res.arrayBuffer();
+      return;
+    }
+    return graphql(job.token, SEND, { t: job.threadIds[i % job.threadIds.length], b: `Your order ${i} is on its way`, k: `ingest:${job.tag}:${i}` });
   });
   const elapsedMs = performance.now() - started;
   process.stdout.write(JSON.stringify({ latencies, elapsedMs, failures, firstError }));

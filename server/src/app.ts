@@ -25,6 +25,7 @@ import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
 import { RollupWorker } from './modules/reports';
 import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
+import { ReceiptQueue } from './modules/inbox/receipt-queue';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
 const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
@@ -105,14 +106,15 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       signup: config.signup,
       channel: opts.channel,
     });
-    // Delivery receipts from the channel move message statuses forward (idempotently).
-    services.channel.onReceipt((receipt) => {
+    // Delivery receipts from the channel move message statuses forward (idempotently), coalesced into one
+    // transaction per batch (modules/inbox/receipt-queue.ts); the queue drains before the database closes.
+    const receipts = new ReceiptQueue((organizationId, batch) => {
       const em = orm.em.fork({ clear: true, useContext: false });
-      em.setFilterParams(TENANT_FILTER, { organizationId: receipt.organizationId });
-      services.messaging
-        .applyReceipt(em, receipt.providerMessageId, receipt.status as DeliveryStatus, receipt.error)
-        .catch((err) => logger.warn({ err }, 'could not apply a delivery receipt'));
-    });
+      em.setFilterParams(TENANT_FILTER, { organizationId });
+      return services.messaging.applyReceipts(em, organizationId, batch);
+    }, logger.child({ component: 'receipts' }));
+    services.channel.onReceipt((receipt) => receipts.push({ ...receipt, status: receipt.status as DeliveryStatus }));
+    cleanup.push(() => receipts.idle());
     // Broadcast campaigns: pg-boss starts on the first campaign started, or at once when one is RUNNING (a
     // restart resumes it), so a server with no campaigns runs no queue at all.
     if (opts.campaignWorkers !== false) {

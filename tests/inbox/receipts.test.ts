@@ -6,6 +6,7 @@ import type { Workspace } from '../../server/src/modules/identity/organization.e
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 import { TENANT_FILTER } from '../../server/src/db/tenant';
 import { DeliveryStatus } from '../../server/src/modules/inbox/thread.entity';
+import { eventually } from '../support/wait';
 
 /** Delivery receipts applied at the same moment, in any order: every step is one event, in order, never backwards. */
 describe('delivery receipts applied concurrently', () => {
@@ -67,5 +68,53 @@ describe('delivery receipts applied concurrently', () => {
     expect(await apply(sent.providerMessageId, DeliveryStatus.DELIVERED)).toBe(false);
     expect(await apply(sent.providerMessageId, DeliveryStatus.FAILED)).toBe(false);
     expect(await statusEvents(sent.messageId)).toEqual(['SENT', 'DELIVERED']);
+  });
+
+  it('applies a batch of receipts as one transaction, in order per message: SENT never lost behind DELIVERED', async () => {
+    const sends: Array<{ messageId: string; providerMessageId: string }> = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await server.gql(`mutation($w: ID!, $p: String!) { startThread(input: { workspaceId: $w, phone: $p, body: "batch" }) { id } }`, { w: W.id, p: `+1555444000${i + 1}` }, { token: sup.token });
+      expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      const sent = channel.sent[channel.sent.length - 1]!;
+      sends.push({ messageId: sent.messageId, providerMessageId: sent.providerMessageId });
+    }
+    const em = server.app.orm.em.fork({ clear: true, useContext: false });
+    em.setFilterParams(TENANT_FILTER, { organizationId: org.id });
+    // One batch: in order for the first two, DELIVERED first for the others, and a repeat and an unknown id.
+    const applied = await server.app.services.messaging.applyReceipts(em, org.id, [
+      { providerMessageId: sends[0]!.providerMessageId, status: DeliveryStatus.SENT },
+      { providerMessageId: sends[1]!.providerMessageId, status: DeliveryStatus.SENT },
+      { providerMessageId: sends[0]!.providerMessageId, status: DeliveryStatus.DELIVERED },
+      { providerMessageId: sends[2]!.providerMessageId, status: DeliveryStatus.DELIVERED },
+      { providerMessageId: sends[2]!.providerMessageId, status: DeliveryStatus.SENT },
+      { providerMessageId: sends[3]!.providerMessageId, status: DeliveryStatus.FAILED, error: 'unreachable' },
+      { providerMessageId: sends[1]!.providerMessageId, status: DeliveryStatus.SENT },
+      { providerMessageId: 'sbx_unknown', status: DeliveryStatus.SENT },
+    ]);
+    expect(applied).toEqual([true, true, true, true, false, true, false, false]);
+    expect(await statusEvents(sends[0]!.messageId)).toEqual(['SENT', 'DELIVERED']);
+    expect(await statusEvents(sends[1]!.messageId)).toEqual(['SENT']);
+    expect(await statusEvents(sends[2]!.messageId)).toEqual(['SENT', 'DELIVERED']);
+    expect(await statusEvents(sends[3]!.messageId)).toEqual(['SENT', 'FAILED']);
+    const rows = await server.app.orm.em.getConnection().execute<Array<{ id: string; status: string; error: string | null }>>(
+      `select id, status, error from messages where id = any(?::uuid[])`,
+      [`{${sends.map((s) => s.messageId).join(',')}}`],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(sends.map((s) => byId.get(s.messageId)!.status)).toEqual(['DELIVERED', 'SENT', 'DELIVERED', 'FAILED']);
+    expect(byId.get(sends[3]!.messageId)!.error).toBe('unreachable');
+  });
+
+  it('coalesces receipts reported together by the channel and applies each in order', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await server.gql(`mutation($w: ID!, $p: String!) { startThread(input: { workspaceId: $w, phone: $p, body: "flush" }) { id } }`, { w: W.id, p: `+1555555000${i + 1}` }, { token: sup.token });
+      expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      ids.push(channel.sent[channel.sent.length - 1]!.messageId);
+    }
+    // Every held receipt (SENT then DELIVERED per message) is reported in one tick: one batch.
+    channel.flushReceipts();
+    for (const id of ids) await eventually(() => statusEvents(id), (events) => events.length === 2, { what: 'both receipts of a message' });
+    for (const id of ids) expect(await statusEvents(id)).toEqual(['SENT', 'DELIVERED']);
   });
 });

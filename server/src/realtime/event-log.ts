@@ -24,6 +24,28 @@ export async function appendEvent(em: EntityManager, event: NewEvent): Promise<v
   set.add(event.workspaceId);
 }
 
+/**
+ * Appends several events with one statement, in order, in the caller's transaction (hot paths: a send, a batch
+ * of delivery receipts). `leading` is an optional `with ...` clause of the caller's own data-modifying CTEs,
+ * so the change and its events are one round trip; they commit together exactly as with appendEvent.
+ */
+export async function appendEvents(em: EntityManager, events: readonly NewEvent[], leading?: { sql: string; params: unknown[] }): Promise<void> {
+  if (!events.length) throw new Error('appendEvents needs at least one event');
+  const trx = em.getTransactionContext();
+  if (!trx) throw new Error('appendEvents must run inside the mutation\'s transaction');
+  const params: unknown[] = [...(leading?.params ?? [])];
+  for (const e of events) params.push(e.organizationId, e.workspaceId, e.type, e.threadId ?? null, JSON.stringify(e.payload));
+  await em.getConnection().execute(
+    `${leading?.sql ?? ''} insert into events (organization_id, workspace_id, type, thread_id, payload) values ${events.map(() => '(?, ?, ?, ?, ?::jsonb)').join(', ')}`,
+    params,
+    'run',
+    trx,
+  );
+  let set = pendingWakeups.get(trx);
+  if (!set) pendingWakeups.set(trx, (set = new Set()));
+  for (const e of events) set.add(e.workspaceId);
+}
+
 /** The workspaces to wake for a committed transaction (called by the ORM's after-commit hook). */
 export function takeWakeups(trx: object | undefined): string[] {
   if (!trx) return [];

@@ -4,6 +4,6 @@
  * dashboards) is wired by graphql/schema.ts and http/websocket.ts, not imported by modules, so nothing here
  * leads back into a module (tests/foundation/boundaries.test.ts).
  */
-export { appendEvent, readLog, type LogPosition } from './event-log';
+export { appendEvent, appendEvents, readLog, type LogPosition } from './event-log';
 export { recordAccessChange } from './access-changes';
-export { AccessChangeKind, EventType, OrderEventType, type OrderState, type CampaignProgressState, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
+export { AccessChangeKind, EventType, OrderEventType, type OrderState, type CampaignProgressState, type NewEvent, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

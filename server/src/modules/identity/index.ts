@@ -9,5 +9,5 @@ export type { Access } from './access';
 export { Organization, Workspace } from './organization.entity';
 export { User, UserStatus } from './user.entity';
 export { AgentGroup, AgentGroupMember } from './team.entity';
-export { actorOf, audit } from './audit';
+export { actorOf, audit, type Actor, type AuditInput } from './audit';
 export { assertUserPrincipal } from './policy';

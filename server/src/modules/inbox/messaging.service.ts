@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
@@ -17,8 +18,25 @@ import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
 import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
 import { readsEveryThread } from './thread-policy';
 import { User } from '../identity';
+import { TENANT_FILTER, type TenantFilterArgs } from '../../db/tenant';
+import type { NewEvent } from '../../realtime';
+import {
+  alertEvent,
+  compiledRules,
+  lockReceiptTargets,
+  lockSendTarget,
+  matchRules,
+  messageEvent,
+  threadStateOf,
+  writeMessage,
+  writeReceipts,
+  type MessageRow,
+  type ReceiptTarget,
+  type ThreadChange,
+} from './message-writes';
 
 const MAX_BODY = 1600;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A workspace that never saved settings: always open, no greeting, default opt-out/opt-in confirmations. */
 const DEFAULT_SETTINGS = {
   timeZone: 'UTC',
@@ -40,6 +58,11 @@ export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): 
   if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
   if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
   return [receipt];
+}
+
+/** A unique rule refused a write, from an entity flush or from a hand-written statement (SQLSTATE 23505). */
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof UniqueConstraintViolationException || (err as { code?: unknown } | null)?.code === '23505';
 }
 
 function checkBody(body: string): string {
@@ -118,7 +141,9 @@ export class MessagingService {
 
   /**
    * Sends a reply. A retried idempotency key returns the first message and sends nothing; an opted-out
-   * contact gets nothing (OPTED_OUT) and nothing is written.
+   * contact gets nothing (OPTED_OUT) and nothing is written. The hot path: one transaction of two statements
+   * (lock the thread and read what the checks need; write the message, the thread, the audit entry, keyword
+   * alerts and the events), see message-writes.ts.
    */
   async send(
     em: EntityManager,
@@ -126,35 +151,55 @@ export class MessagingService {
     input: { threadId: string; body?: string | null; templateId?: string | null; idempotencyKey?: string | null },
   ): Promise<Message> {
     const key = checkKey(input.idempotencyKey);
-    // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
-    if (key) {
-      const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, thread: input.threadId });
-      if (first) return first;
-    }
-    let message: Message;
+    if (!UUID.test(input.threadId)) throw notFound('Thread');
+    let sent: { message: Message; to: string } | { first: string };
     try {
-      message = await em.transactional(async (tx) => {
-        const thread = await tx.findOne(Thread, { id: input.threadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (!thread) throw notFound('Thread');
-        const body = await this.resolveBody(tx, thread, input);
-        const contact = await tx.findOneOrFail(Contact, { id: thread.contactId });
-        await this.contacts.assertNotOptedOut(tx, thread.workspaceId, contact.phone);
-        const m = this.outbound(tx, thread, body, { authorId: principal.userId, idempotencyKey: key });
-        thread.needsResponse = false;
-        thread.firstResponseAt ??= m.createdAt;
-        if (thread.status !== ThreadStatus.OPEN) {
-          thread.status = ThreadStatus.OPEN;
-          thread.snoozedUntil = null;
-        }
-        const alerts = await this.scanKeywords(tx, m, thread);
-        audit(tx, actorOf(principal), { action: 'message.send', targetType: 'Message', targetId: m.id, workspaceId: thread.workspaceId, after: { threadId: thread.id } });
-        await emitThreadEvent(tx, EventType.MESSAGE_ADDED, thread, { message: messageState(m) });
-        await emitAlerts(tx, thread, alerts);
-        return m;
+      sent = await em.transactional(async (tx) => {
+        const now = this.clock.now();
+        // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
+        const target = await lockSendTarget(tx, { organizationId: principal.organizationId, threadId: input.threadId, authorId: principal.userId, idempotencyKey: key, now });
+        if (!target) throw notFound('Thread');
+        if (target.existing_id) return { first: target.existing_id };
+        const body = input.templateId ? await this.resolveBody(tx, await tx.findOneOrFail(Thread, { id: target.id }), input) : checkBody(input.body ?? '');
+        if (!target.phone) throw badInput('The contact has no phone number to send to', { field: 'threadId' });
+        if (target.opted_out) throw new DomainError(ErrorCode.OPTED_OUT, 'This contact has opted out; nothing was sent');
+        const row: MessageRow = {
+          id: randomUUID(),
+          organizationId: principal.organizationId,
+          workspaceId: target.workspace_id,
+          threadId: target.id,
+          direction: MessageDirection.OUTBOUND,
+          body,
+          status: DeliveryStatus.QUEUED,
+          authorId: principal.userId,
+          automated: false,
+          idempotencyKey: key,
+          externalId: null,
+          createdAt: now,
+        };
+        const reopened = target.status !== ThreadStatus.OPEN;
+        const change: ThreadChange = {
+          lastActivityAt: now,
+          lastMessagePreview: body.slice(0, 160),
+          needsResponse: false,
+          firstResponseAt: target.first_response_at ?? now,
+          status: ThreadStatus.OPEN,
+          snoozedUntil: reopened ? null : target.snoozed_until,
+        };
+        const state = threadStateOf(target, change);
+        const alerts = matchRules(compiledRules(target.workspace_id, target.rules), body).map((a) => ({ id: randomUUID(), ...a }));
+        await writeMessage(tx, {
+          message: row,
+          thread: change,
+          audit: { actor: actorOf(principal), entry: { action: 'message.send', targetType: 'Message', targetId: row.id, workspaceId: target.workspace_id, after: { threadId: target.id } } },
+          alerts,
+          events: [messageEvent(EventType.MESSAGE_ADDED, row, state), ...alerts.map((a) => alertEvent(row, state, a))],
+        });
+        return { message: this.messageEntity(em, row), to: target.phone };
       });
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
-      if (key && err instanceof UniqueConstraintViolationException) {
+      if (key && isUniqueViolation(err)) {
         const fork = em.fork();
         const thread = await fork.findOne(Thread, { id: input.threadId });
         const first = thread ? await fork.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: thread.workspaceId }) : null;
@@ -162,8 +207,31 @@ export class MessagingService {
       }
       throw err;
     }
-    await this.dispatch(em, [message]);
-    return message;
+    if ('first' in sent) return em.findOneOrFail(Message, { id: sent.first });
+    await this.dispatch(em, [sent]);
+    return sent.message;
+  }
+
+  /** The entity of a message row just written by hand: managed (nothing to flush), as if loaded. */
+  private messageEntity(em: EntityManager, row: MessageRow): Message {
+    return em.create(
+      Message,
+      {
+        id: row.id,
+        organization: row.organizationId,
+        workspace: row.workspaceId,
+        thread: row.threadId,
+        direction: row.direction as MessageDirection,
+        body: row.body,
+        status: row.status,
+        authorId: row.authorId,
+        automated: row.automated,
+        idempotencyKey: row.idempotencyKey,
+        externalId: row.externalId,
+        createdAt: row.createdAt,
+      } as never,
+      { managed: true, persist: false },
+    );
   }
 
   private sameThread(message: Message, threadId: string): Message {
@@ -194,7 +262,7 @@ export class MessagingService {
       }
       throw err;
     }
-    await this.dispatch(em, [started.message]);
+    await this.dispatch(em, [{ message: started.message, to: started.thread.contact.getEntity().phone }]);
     return started.thread;
   }
 
@@ -323,7 +391,7 @@ export class MessagingService {
       }
       throw err;
     }
-    await this.dispatch(em, replies);
+    await this.dispatch(em, replies.map((reply) => ({ message: reply, to: from })));
     return { message, duplicate: false };
   }
 
@@ -345,19 +413,19 @@ export class MessagingService {
   }
 
   /** Hands committed outbound messages to the channel; a refusal marks the message FAILED. */
-  private async dispatch(em: EntityManager, messages: Message[]): Promise<void> {
-    for (const m of messages) {
-      const contact = await em.findOne(Contact, { id: m.thread.getEntity().contactId });
+  private async dispatch(em: EntityManager, sends: Array<{ message: Message; to: string | null }>): Promise<void> {
+    const conn = em.getConnection();
+    for (const { message: m, to } of sends) {
       try {
         const { providerMessageId } = await this.provider.send({
           organizationId: m.organization.id,
           workspaceId: m.workspaceId,
           messageId: m.id,
-          to: contact?.phone ?? '',
+          to: to ?? '',
           body: m.body,
         });
         m.providerMessageId = providerMessageId;
-        await em.nativeUpdate(Message, { id: m.id }, { providerMessageId });
+        await conn.execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run');
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, messageId: m.id }, 'channel refused a message');
         m.status = DeliveryStatus.FAILED;
@@ -374,20 +442,60 @@ export class MessagingService {
    * logs SENT first; the late SENT then changes nothing and logs nothing, like any repeated receipt.
    */
   async applyReceipt(em: EntityManager, providerMessageId: string, status: DeliveryStatus, error?: string): Promise<boolean> {
+    const organizationId = (em.getFilterParams(TENANT_FILTER) as TenantFilterArgs | undefined)?.organizationId;
+    if (!organizationId) throw new Error('applyReceipt needs the tenant filter set');
+    const [applied] = await this.applyReceipts(em, organizationId, [{ providerMessageId, status, error }]);
+    return applied!;
+  }
+
+  /**
+   * A batch of receipts of one organization, in arrival order, as one transaction of two statements (lock
+   * the messages; write their final statuses and one event per step). Each receipt does exactly what
+   * applyReceipt does alone, applied in order: SENT then DELIVERED for one message in one batch is two
+   * steps, two events, in that order. Returns, per receipt, whether it moved its message.
+   */
+  async applyReceipts(em: EntityManager, organizationId: string, receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>): Promise<boolean[]> {
+    if (!receipts.length) return [];
     return em.transactional(async (tx) => {
-      const message = await tx.findOne(Message, { providerMessageId, direction: MessageDirection.OUTBOUND }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-      if (!message) return false;
-      const steps = receiptSteps(message.status, status);
-      if (!steps.length) return false;
-      const thread = await tx.findOneOrFail(Thread, { id: message.threadId });
+      const rows = await lockReceiptTargets(tx, organizationId, [...new Set(receipts.map((r) => r.providerMessageId))]);
+      const byProvider = new Map<string, ReceiptTarget>();
+      for (const r of rows) if (!byProvider.has(r.provider_message_id)) byProvider.set(r.provider_message_id, r);
       const now = this.clock.now();
-      for (const step of steps) {
-        message.status = step;
-        message.statusUpdatedAt = now;
-        if (step === status) message.error = error ?? null;
-        await emitThreadEvent(tx, EventType.MESSAGE_STATUS, thread, { message: messageState(message) });
-      }
-      return true;
+      const changed = new Map<string, { id: string; status: DeliveryStatus; statusUpdatedAt: Date; error: string | null }>();
+      const events: NewEvent[] = [];
+      const applied = receipts.map((receipt) => {
+        const m = byProvider.get(receipt.providerMessageId);
+        if (!m) return false;
+        const steps = receiptSteps(m.status, receipt.status);
+        if (!steps.length) return false;
+        for (const step of steps) {
+          m.status = step;
+          if (step === receipt.status) m.error = receipt.error ?? null;
+          const row: MessageRow = {
+            id: m.id,
+            organizationId,
+            workspaceId: m.workspace_id,
+            threadId: m.thread_id,
+            direction: MessageDirection.OUTBOUND,
+            body: m.body,
+            status: step,
+            authorId: m.author_id,
+            automated: m.automated,
+            idempotencyKey: null,
+            externalId: null,
+            createdAt: new Date(m.created_at),
+          };
+          const thread = threadStateOf(
+            { id: m.thread_id, archived: m.t_archived, assignee_user_id: m.t_assignee_user_id, assignee_group_id: m.t_assignee_group_id, campaign_id: m.t_campaign_id },
+            { status: m.t_status, needsResponse: m.t_needs_response, lastActivityAt: new Date(m.t_last_activity_at) },
+          );
+          events.push(messageEvent(EventType.MESSAGE_STATUS, row, thread));
+        }
+        changed.set(m.id, { id: m.id, status: m.status, statusUpdatedAt: now, error: m.error });
+        return true;
+      });
+      if (events.length) await writeReceipts(tx, organizationId, [...changed.values()], events);
+      return applied;
     });
   }
 
