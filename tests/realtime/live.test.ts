@@ -46,7 +46,7 @@ describe('live events across two server processes', () => {
     redisProxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     await redisProxy.start();
     // B runs no snooze sweep: the fan-out test counts every statement B runs beside the tailer (A sweeps).
-    b = await bootServer({ db: a.db, env: { REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }, onQuery: (q) => bQueries.push(q), sweepSnoozes: false });
+    b = await bootServer({ db: a.db, env: { REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` }, onQuery: (q) => bQueries.push(q), sweepSnoozes: false, rollups: false });
     org = new OrgBuilder(a.app, 'Live Co');
     W = org.workspace('West');
     S = org.workspace('South');
