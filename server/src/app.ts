@@ -131,7 +131,8 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       cleanup.push(async () => stopSnoozeSweeper());
     }
 
-    const live = { hub, orm, services, metrics, dashboards: new Dashboards(orm) };
+    const limits = { maxQueuedEvents: config.liveMaxQueuedEvents, maxBufferedBytes: config.liveMaxBufferedBytes };
+    const live = { hub, orm, services, metrics, limits, dashboards: new Dashboards(orm) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
     cleanup.push(() => http.stop());
 

@@ -5,10 +5,25 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   private done = false;
   private error: unknown = null;
 
+  /** When set, items go straight here (synchronously) instead of waiting for `next()`: see shared-execution.ts. */
+  private sink: ((item: T) => void) | null = null;
+
   constructor(private readonly onClose: () => void) {}
+
+  /** Hands every later item (and those already queued) to `sink` as it is pushed; `next()` then only reports the end. */
+  drainTo(sink: (item: T) => void): void {
+    this.sink = sink;
+    for (const item of this.items.splice(0)) sink(item);
+  }
+
+  /** Items pushed and not yet taken (what backpressure bounds). */
+  get size(): number {
+    return this.items.length;
+  }
 
   push(item: T): void {
     if (this.done) return;
+    if (this.sink) return this.sink(item);
     const w = this.waiting.shift();
     if (w) w.resolve({ value: item, done: false });
     else this.items.push(item);
