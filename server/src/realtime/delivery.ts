@@ -53,6 +53,11 @@ export class SocketWriter {
     private readonly onOverflow: (held: { events: number; bytes: number }) => void,
   ) {}
 
+  /** Whether a backlog (a replay) may be written now: the peer has taken most of what was written. */
+  ready(): boolean {
+    return !this.overflowed && this.held.length === 0 && this.socket.bufferedAmount < this.limits.maxBufferedBytes / 4;
+  }
+
   /** The start of an operation's `next` frame, made once per operation. */
   static prefix(id: string): string {
     return `{"id":${JSON.stringify(id)},"type":"next","payload":`;

@@ -136,7 +136,8 @@ export class LiveSubscription<T> implements ConnectionMember {
 
   push(item: T): void {
     this.queue.push(item);
-    this.checkBacklog(this.queue.size);
+    // A replay (pushed while starting) is bounded by the socket's pace, not by the live bound.
+    if (this.started) this.checkBacklog(this.queue.size);
   }
 
   /** Past the socket's bound (events held here, or bytes its peer has not taken), the socket is closed with 4008. */

@@ -82,7 +82,7 @@ function writeDirect(source: PushQueue<unknown>, args: ExecutionArgs, argsKey: s
     const shared = executeShared(args, argsKey, event);
     shared.payload ??= sharePayload(shared.result, output.format);
     output.writer.write(prefix, shared.payload);
-  });
+  }, () => output.writer.ready());
   return source as unknown as AsyncGenerator<ExecutionResult, void, void>;
 }
 
