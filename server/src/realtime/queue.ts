@@ -43,8 +43,13 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
 
   push(item: T): void {
     if (this.done) return;
-    // Behind a replay still being fed, a live item waits its turn (order is log order).
-    if (this.sink && this.items.length === 0) return this.sink(item);
+    if (this.sink) {
+      // Behind a replay still being fed, a live item waits its turn (order is log order); it never goes to a
+      // waiting `next()`, which with a sink only reports the end.
+      if (this.items.length === 0) this.sink(item);
+      else this.items.push(item);
+      return;
+    }
     const w = this.waiting.shift();
     if (w) w.resolve({ value: item, done: false });
     else this.items.push(item);
