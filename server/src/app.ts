@@ -172,7 +172,8 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     services.readAudit.start(orm, logger.child({ component: 'read-audit' }), { retentionDays: config.readAuditRetentionDays });
     cleanup.push(() => services.readAudit.stop());
 
-    const live: LiveDeps = { hub, orm, services, metrics, dashboards: new Dashboards(orm), stream: (ctx, spec) => openLive(ctx, live, spec) };
+    const limits = { maxQueuedEvents: config.liveMaxQueuedEvents, maxBufferedBytes: config.liveMaxBufferedBytes };
+    const live: LiveDeps = { hub, orm, services, metrics, limits, dashboards: new Dashboards(orm), stream: (ctx, spec) => openLive(ctx, live, spec) };
     const http = await startHttpServer({ config, orm, bus, services, schema: buildSchema(), logger, metrics, live });
     cleanup.push(() => http.stop());
 

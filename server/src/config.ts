@@ -2,6 +2,8 @@
  * Environment schema, validated once at start. A bad value stops the process with one line naming the
  * variable: operators should never have to read a stack trace to find a typo in their environment.
  */
+import { DEFAULT_LIVE_LIMITS } from './realtime/backpressure';
+
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -36,6 +38,9 @@ export interface Config {
   readAuditRetentionDays: number;
   /** `open`: anyone may `signUp` an organization; `closed`: only `npm run create-owner` makes one. */
   signup: SignupMode;
+  /** Backpressure per socket (realtime/backpressure.ts): past either bound the socket is closed with 4008. */
+  liveMaxQueuedEvents: number;
+  liveMaxBufferedBytes: number;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -136,5 +141,7 @@ export function loadConfig(env: Env = process.env): Config {
     readAuditRetentionDays: int(env, 'READ_AUDIT_RETENTION_DAYS', 365, 1, 3650),
     // A production install is not a public sign-up page unless its operator says so.
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, production ? 'closed' : 'open'),
+    liveMaxQueuedEvents: int(env, 'LIVE_MAX_QUEUED_EVENTS', DEFAULT_LIVE_LIMITS.maxQueuedEvents, 10, 1_000_000),
+    liveMaxBufferedBytes: int(env, 'LIVE_MAX_BUFFERED_BYTES', DEFAULT_LIVE_LIMITS.maxBufferedBytes, 16 * 1024, 1024 * 1024 * 1024),
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Router, type Request, type Response, type NextFunction } from 'express';
+import { ServerCloseCode } from '../realtime/close-codes';
 
 /**
  * The GraphQL IDE, served from installed packages (GraphiQL, React, graphql-ws UMD builds): no CDN, so
@@ -53,8 +54,8 @@ function bootstrap(endpoint: string): string {
     if (Array.isArray(e)) return e;
     if (e instanceof Error) return [{ message: 'Subscription failed: ' + e.message }];
     var reason = e && e.reason ? ' (' + e.reason + ')' : '';
-    if (e && e.code === 4403) {
-      return [{ message: 'The server refused the subscription socket: the credential is not valid (4403' + reason + '). Check the Authorization header in the Headers tab.' }];
+    if (e && e.code === ${ServerCloseCode.FORBIDDEN}) {
+      return [{ message: 'The server refused the subscription socket: the credential is not valid (${ServerCloseCode.FORBIDDEN}' + reason + '). Check the Authorization header in the Headers tab.' }];
     }
     if (e && typeof e.code === 'number' && e.code !== 1006) {
       return [{ message: 'The subscription socket to ' + wsUrl + ' was closed by the server with code ' + e.code + reason + '.' }];

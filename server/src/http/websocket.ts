@@ -1,8 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { CloseCode } from 'graphql-ws';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
 import { Session } from '../modules/identity/credentials.entity';
@@ -12,8 +11,11 @@ import { formatError } from '../graphql/errors';
 import { LIMITS, VALIDATION_RULES } from '../graphql/limits';
 import { containsNul, nulError } from '../graphql/input-guards';
 import type { Metrics } from '../observability/metrics';
-import { subscribeShared } from '../realtime/shared-execution';
+import { bindOperationOutput, subscribeShared } from '../realtime/shared-execution';
+import { SocketWriter } from '../realtime/delivery';
+import { DEFAULT_LIVE_LIMITS } from '../realtime/backpressure';
 import { ConnectionRegistry, type LiveConnection } from '../realtime/connections';
+import { ServerCloseCode } from '../realtime/close-codes';
 import { bindConnection } from '../realtime/live-subscription';
 import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
 
@@ -34,6 +36,8 @@ export type SocketExtra = {
   token?: string;
   /** The socket as a credential: re-checked on every access change that concerns it. */
   connection?: LiveConnection;
+  /** Where subscription results are written, bounded (4008 past the bound). */
+  writer?: SocketWriter;
 };
 
 /**
@@ -81,7 +85,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
   // Registered before graphql-ws's own listener: counts frames and closes floods before they are parsed.
   wss.on('connection', (socket: WebSocket) => {
     if (socket.protocol !== GRAPHQL_WS_PROTOCOL) {
-      socket.close(CloseCode.SubprotocolNotAcceptable, 'Only graphql-transport-ws is supported');
+      socket.close(ServerCloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'Only graphql-transport-ws is supported');
       return;
     }
     opts.metrics.websocketConnections.inc();
@@ -93,7 +97,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         windowStart = now;
         count = 0;
       }
-      if (++count > MAX_WS_MESSAGES_PER_SECOND) socket.close(4429, 'Too many messages');
+      if (++count > MAX_WS_MESSAGES_PER_SECOND) socket.close(ServerCloseCode.TOO_MANY_MESSAGES, 'Too many messages');
     });
     socket.once('close', () => opts.metrics.websocketConnections.dec());
   });
@@ -107,7 +111,12 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         hub: opts.live.hub,
         logger: opts.logger,
         metrics: opts.metrics,
-        authenticate: (orm, token) => opts.services.authentication.authenticate(orm.em.fork({ clear: true, useContext: false }), token),
+        authenticate: async (orm, token) => {
+          const em = orm.em.fork({ clear: true, useContext: false });
+          const principal = await opts.services.authentication.authenticate(em, token);
+          if (!principal) return null;
+          return { principal, expiresAt: principal.sessionId ? await sessionExpiry(em, principal.sessionId) : null };
+        },
       })
     : null;
   const extras = new WeakMap<LiveConnection, SocketExtra>();
@@ -118,6 +127,24 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     };
   }
   const forbidden = () => [liveError(ErrorCode.FORBIDDEN, 'Your credential is no longer valid')];
+
+  const formatResult = (result: ExecutionResult): ExecutionResult => {
+    if (!result.errors?.length) return result;
+    return {
+      ...result,
+      errors: result.errors.map((e) => formatError(e.toJSON(), e, (err) => opts.logger.error({ err }, 'unexpected error in websocket operation'))),
+    } as unknown as ExecutionResult;
+  };
+  const limits = opts.live?.limits ?? DEFAULT_LIVE_LIMITS;
+  /** One writer per socket, made on its first operation. */
+  const writerOf = (extra: SocketExtra & { socket: WebSocket }): SocketWriter => {
+    extra.writer ??= new SocketWriter(extra.socket, limits, (held) => {
+      if (extra.connection) return extra.connection.slowConsumer(held);
+      registry?.noteSlowConsumer(held);
+      extra.socket.close(ServerCloseCode.SLOW_CONSUMER, 'Slow consumer');
+    });
+    return extra.writer;
+  };
 
   const rules = [...specifiedRules, ...VALIDATION_RULES, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
@@ -162,24 +189,25 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           ctx.extra.principal = null;
           return true;
         }
-        const em = opts.orm.em.fork({ clear: true, useContext: false });
-        // Where the log stood before the credential was read: changes passed meanwhile are re-checked on registering.
-        const authenticatedAt = opts.live?.hub.head() ?? { xid: '0', id: '0' };
-        const principal = await opts.services.authentication.authenticate(em, token);
-        if (!principal) return false; // graphql-ws closes with 4403 Forbidden
-        ctx.extra.principal = principal;
         ctx.extra.token = token;
-        if (registry) {
-          const socket = ctx.extra.socket as WebSocket;
-          const expiresAt = principal.sessionId ? await sessionExpiry(em, principal.sessionId) : null;
-          const connection = registry.add(token, principal, socket, expiresAt, authenticatedAt);
-          extras.set(connection, ctx.extra);
-          ctx.extra.connection = connection;
-          socket.once('close', () => {
-            connection.dispose();
-            registry.remove(connection);
-          });
+        if (!registry) {
+          const principal = await opts.services.authentication.authenticate(opts.orm.em.fork({ clear: true, useContext: false }), token);
+          ctx.extra.principal = principal;
+          return principal !== null; // false: graphql-ws closes with 4403 (ServerCloseCode.FORBIDDEN)
         }
+        // Once per session on this process: every socket presenting this token shares the resolution and its principal.
+        const credential = await registry.resolve(token);
+        if (!credential) return false; // graphql-ws closes with 4403 (ServerCloseCode.FORBIDDEN)
+        ctx.extra.principal = credential.principal;
+        const socket = ctx.extra.socket as WebSocket;
+        if (socket.readyState !== socket.OPEN) return false; // closed while its credential was resolved
+        const connection = registry.add(token, credential, socket);
+        extras.set(connection, ctx.extra);
+        ctx.extra.connection = connection;
+        socket.once('close', () => {
+          connection.dispose();
+          registry.remove(connection);
+        });
         return true;
       },
       onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -200,7 +228,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           variableValues: payload.variables,
         };
       },
-      context: async (ctx) => {
+      context: async (ctx, id) => {
         const connection = ctx.extra.connection;
         const context = await buildContext(opts, {
           requestId: requestIdFrom(undefined),
@@ -210,17 +238,10 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           credential: ctx.extra.token,
         });
         if (connection) bindConnection(context, connection);
+        bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult });
         return context;
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return result;
-        return {
-          ...result,
-          errors: result.errors.map((e) =>
-            formatError(e.toJSON(), e, (err) => opts.logger.error({ err }, 'unexpected error in websocket operation')),
-          ),
-        } as unknown as typeof result;
-      },
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => formatError(e.toJSON(), e, (err) => opts.logger.error({ err }, 'unexpected websocket error'))) as never,
     },
@@ -231,7 +252,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     wss,
     /** Closes every socket with 1001 (going away) and stops graphql-ws. */
     async close(): Promise<void> {
-      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      for (const client of wss.clients) client.close(ServerCloseCode.GOING_AWAY, 'Server shutting down');
       await serverCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

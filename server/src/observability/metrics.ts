@@ -36,6 +36,17 @@ export class Metrics {
     labelNames: ['subscription', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly slowConsumerCloses = new Counter({
+    name: 'switchboard_slow_consumer_closes_total',
+    help: 'Sockets closed with 4008 for falling behind (realtime/backpressure.ts)',
+    registers: [this.registry],
+  });
+  readonly slowConsumerHeld = new Gauge({
+    name: 'switchboard_slow_consumer_held_max',
+    help: 'The most events and bytes one socket held when it was closed for falling behind, by kind (events, bytes)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly accessRechecks = new Counter({
     name: 'switchboard_socket_access_rechecks_total',
     help: 'Socket credentials re-resolved after an access change, by outcome (kept, closed, failed)',

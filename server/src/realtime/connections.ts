@@ -7,9 +7,8 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { AccessChange } from './events';
 import type { Hub } from './hub';
+import { ServerCloseCode } from './close-codes';
 
-/** The 4403 close code graphql-ws uses for Forbidden: the socket's credential no longer holds. */
-export const CLOSE_FORBIDDEN = 4403;
 /** setTimeout's ceiling (about 24.8 days); a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -23,16 +22,29 @@ export interface ConnectionMember {
   revoke(error: GraphQLError): void;
   /** Delivers what arrived while the connection was re-checking. */
   drain(): void;
+  /** Ends at once, sending nothing more: the socket is closing for falling behind (4008). */
+  shed(): void;
 }
 
 export interface SocketHandle {
   close(code: number, reason: string): void;
+  /** Bytes written and not yet taken by the peer (ws). */
+  readonly bufferedAmount?: number;
+}
+
+/** A credential resolved once and shared by every socket that presents it on this process. */
+export interface ResolvedCredential {
+  principal: Principal;
+  /** When a session credential must be re-checked (its expiry); null for API keys. */
+  expiresAt: Date | null;
+  /** The hub's head taken before it was resolved: changes passed since then are re-checked on registering. */
+  authenticatedAt: { xid: string; id: string };
 }
 
 export interface RegistryDeps {
   orm: MikroORM;
-  /** Resolves a bearer credential against the database (AuthenticationService.authenticate). */
-  authenticate(orm: MikroORM, token: string): Promise<Principal | null>;
+  /** Resolves a bearer credential against the database (AuthenticationService.authenticate, and the session's expiry). */
+  authenticate(orm: MikroORM, token: string): Promise<{ principal: Principal; expiresAt: Date | null } | null>;
   hub: Hub;
   logger: Logger;
   metrics?: Metrics;
@@ -112,16 +124,19 @@ export class LiveConnection {
       const started = Date.now();
       let fresh: Principal | null;
       try {
-        fresh = await this.registry.deps.authenticate(this.registry.deps.orm, this.token);
+        // Shared by the session's other sockets: the change that woke them dropped the cached resolution once.
+        const resolved = await this.registry.resolve(this.token);
+        fresh = resolved?.principal ?? null;
+        if (resolved) this.expiresAt = resolved.expiresAt;
       } catch (err) {
         // Unable to tell whether the credential holds: fail closed, the client reconnects.
         this.registry.deps.logger.warn({ err }, 'could not re-check a socket credential; closing it');
-        this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not re-check your access; reconnect'), 1013, 'Try again later');
+        this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not re-check your access; reconnect'), ServerCloseCode.TRY_AGAIN_LATER, 'Try again later');
         return;
       }
       if (this.closed) return;
       if (!fresh) {
-        this.end(revokedError(), CLOSE_FORBIDDEN, 'Forbidden');
+        this.end(revokedError(), ServerCloseCode.FORBIDDEN, 'Forbidden');
         return;
       }
       this.principal = fresh;
@@ -138,11 +153,31 @@ export class LiveConnection {
     this.revoked = true;
     this.principal = null;
     this.registry.onPrincipal?.(this, null);
-    this.registry.deps.metrics?.accessRechecks.inc({ outcome: code === CLOSE_FORBIDDEN ? 'closed' : 'failed' });
+    this.registry.deps.metrics?.accessRechecks.inc({ outcome: code === ServerCloseCode.FORBIDDEN ? 'closed' : 'failed' });
     for (const m of [...this.members]) m.revoke(error);
     this.members.clear();
     // A moment for the subscriptions' errors to go out first; the socket already refuses everything.
     setTimeout(() => this.socket.close(code, reason), 50).unref();
+    this.registry.remove(this);
+  }
+
+  /** Bytes written to this socket that its peer has not taken yet. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount ?? 0;
+  }
+
+  /**
+   * The socket fell behind its bound (backpressure.ts): every subscription is dropped now (the hub stops
+   * handing it events, its queues are freed) and the socket closes with 4008; the client resumes from its cursor.
+   */
+  slowConsumer(held: { events: number; bytes: number }): void {
+    if (this.closed || this.revoked) return;
+    this.revoked = true;
+    this.registry.noteSlowConsumer(held);
+    const members = [...this.members];
+    this.members.clear();
+    for (const m of members) m.shed();
+    this.socket.close(ServerCloseCode.SLOW_CONSUMER, 'Slow consumer');
     this.registry.remove(this);
   }
 
@@ -152,7 +187,10 @@ export class LiveConnection {
     this.expiryTimer = null;
     if (!this.expiresAt || this.closed || this.revoked) return;
     const delay = Math.min(Math.max(this.expiresAt.getTime() - Date.now() + 10, 0), MAX_TIMER_MS);
-    this.expiryTimer = setTimeout(() => this.recheck(), delay);
+    this.expiryTimer = setTimeout(() => {
+      this.registry.forget(this.token);
+      this.recheck();
+    }, delay);
     this.expiryTimer.unref();
   }
 
@@ -198,17 +236,54 @@ export class ConnectionRegistry {
   private readonly byApiKey = new Map<string, Set<LiveConnection>>();
   private readonly byOrganization = new Map<string, { connections: Set<LiveConnection>; unwatch: () => void }>();
   private readonly indexed = new Map<LiveConnection, Principal>();
+  /**
+   * Credentials resolved (or being resolved) on this process, by token: every socket of a session shares one
+   * resolution and one Principal object (so one cached view in shared-execution.ts). Dropped by the access
+   * changes the hub reads from the log (accessChanged below), on expiry, and when the last socket closes.
+   */
+  private readonly credentials = new Map<string, Promise<ResolvedCredential | null>>();
+  private readonly socketsByToken = new Map<string, number>();
+  /** The most one socket held when it was closed for falling behind (metrics). */
+  private readonly heldMax = { events: 0, bytes: 0 };
   /** Told when a socket's principal changes (the websocket layer keeps its own copy). */
   onPrincipal?: (connection: LiveConnection, principal: Principal | null) => void;
 
   constructor(readonly deps: RegistryDeps) {}
 
+  /** The credential behind a token, resolved once for all the sockets that present it (null: refused). */
+  resolve(token: string): Promise<ResolvedCredential | null> {
+    const cached = this.credentials.get(token);
+    if (cached) return cached;
+    const authenticatedAt = this.deps.hub.head();
+    const resolving: Promise<ResolvedCredential | null> = this.deps.authenticate(this.deps.orm, token).then((r) => (r ? { ...r, authenticatedAt } : null));
+    this.credentials.set(token, resolving);
+    const drop = () => {
+      if (this.credentials.get(token) === resolving) this.credentials.delete(token);
+    };
+    resolving.then(
+      (r) => {
+        // A refusal is not kept; nor is a resolution no socket registers (the socket went away meanwhile).
+        if (!r) drop();
+        else if (!this.socketsByToken.has(token)) setTimeout(() => !this.socketsByToken.has(token) && drop(), 1_000).unref();
+      },
+      drop,
+    );
+    return resolving;
+  }
+
+  /** Forgets a token's resolution: the next socket or re-check resolves it again. */
+  forget(token: string): void {
+    this.credentials.delete(token);
+  }
+
   /**
    * Registers an authenticated socket. `authenticatedAt` is the hub's head taken before its credential was
    * resolved: a change the hub passed since then, which concerns it, is re-checked at once.
    */
-  add(token: string, principal: Principal, socket: SocketHandle, expiresAt: Date | null, authenticatedAt: { xid: string; id: string }): LiveConnection {
+  add(token: string, credential: ResolvedCredential, socket: SocketHandle): LiveConnection {
+    const { principal, expiresAt, authenticatedAt } = credential;
     const connection = new LiveConnection(token, principal, socket, this);
+    this.socketsByToken.set(token, (this.socketsByToken.get(token) ?? 0) + 1);
     this.indexed.set(connection, principal);
     addTo(this.byUser, principal.userId, connection);
     if (principal.sessionId) addTo(this.bySession, principal.sessionId, connection);
@@ -224,7 +299,11 @@ export class ConnectionRegistry {
     connection.expiresAt = expiresAt;
     connection.armExpiry();
     const missed = this.deps.hub.accessChangesAfter(authenticatedAt, principal.organizationId);
-    if (missed === null || missed.some((change) => concerns(change, principal))) connection.recheck();
+    if (missed === null || missed.some((change) => concerns(change, principal))) {
+      // Resolved before a change that concerns it: neither this socket nor the next may use that resolution.
+      this.forget(token);
+      connection.recheck();
+    }
     return connection;
   }
 
@@ -232,6 +311,12 @@ export class ConnectionRegistry {
     const principal = this.indexed.get(connection);
     if (!principal) return;
     this.indexed.delete(connection);
+    const sockets = (this.socketsByToken.get(connection.token) ?? 1) - 1;
+    if (sockets > 0) this.socketsByToken.set(connection.token, sockets);
+    else {
+      this.socketsByToken.delete(connection.token);
+      this.forget(connection.token);
+    }
     removeFrom(this.byUser, principal.userId, connection);
     if (principal.sessionId) removeFrom(this.bySession, principal.sessionId, connection);
     if (principal.apiKeyId) removeFrom(this.byApiKey, principal.apiKeyId, connection);
@@ -249,6 +334,15 @@ export class ConnectionRegistry {
     return this.indexed.size;
   }
 
+  noteSlowConsumer(held: { events: number; bytes: number }): void {
+    const metrics = this.deps.metrics;
+    metrics?.slowConsumerCloses.inc();
+    this.heldMax.events = Math.max(this.heldMax.events, held.events);
+    this.heldMax.bytes = Math.max(this.heldMax.bytes, held.bytes);
+    metrics?.slowConsumerHeld.set({ kind: 'events' }, this.heldMax.events);
+    metrics?.slowConsumerHeld.set({ kind: 'bytes' }, this.heldMax.bytes);
+  }
+
   private accessChanged(organizationSockets: ReadonlySet<LiveConnection>, change: AccessChange): void {
     const affected = new Set<LiveConnection>();
     if (!change.userId && !change.sessionId && !change.apiKeyId) {
@@ -257,7 +351,9 @@ export class ConnectionRegistry {
     if (change.userId) for (const c of this.byUser.get(change.userId) ?? []) affected.add(c);
     if (change.sessionId) for (const c of this.bySession.get(change.sessionId) ?? []) affected.add(c);
     if (change.apiKeyId) for (const c of this.byApiKey.get(change.apiKeyId) ?? []) affected.add(c);
-    // Synchronously, before the hub delivers any later event: the affected sockets' subscriptions hold from here.
+    // Synchronously, before the hub delivers any later event: the affected sockets' subscriptions hold from here,
+    // and their cached resolution is dropped, so the first re-check resolves the credential again for all of them.
+    for (const c of affected) this.forget(c.token);
     for (const c of affected) c.recheck();
   }
 }

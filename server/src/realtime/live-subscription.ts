@@ -12,6 +12,7 @@ import type { ConnectionMember, LiveConnection } from './connections';
 import type { LoggedEvent } from './events';
 import type { Hub, LiveSubscriber } from './hub';
 import { PushQueue } from './queue';
+import { DEFAULT_LIVE_LIMITS, type LiveLimits } from './backpressure';
 
 /** What every live subscription needs from the process. */
 export interface LiveDeps {
@@ -26,10 +27,12 @@ export interface LiveDeps {
    * without importing it, which would close an import cycle through the inbox.
    */
   stream(ctx: RequestContext, spec: import('./live').SubscriptionSpec): Promise<AsyncIterableIterator<LoggedEvent>>;
+  /** Backpressure per socket (default DEFAULT_LIVE_LIMITS). */
+  limits?: LiveLimits;
 }
 
 /** Why a subscription ended (metrics label). */
-export type EndReason = 'client' | 'forbidden' | 'revoked' | 'failed' | 'error';
+export type EndReason = 'client' | 'forbidden' | 'revoked' | 'failed' | 'error' | 'slow_consumer';
 
 const connections = new WeakMap<RequestContext, LiveConnection>();
 
@@ -136,6 +139,24 @@ export class LiveSubscription<T> implements ConnectionMember {
 
   push(item: T): void {
     this.queue.push(item);
+    // A replay (pushed while starting) is bounded by the socket's pace, not by the live bound.
+    if (this.started) this.checkBacklog(this.queue.size);
+  }
+
+  /** Past the socket's bound (events held here, or bytes its peer has not taken), the socket is closed with 4008. */
+  private checkBacklog(held: number): void {
+    const limits = this.deps.limits ?? DEFAULT_LIVE_LIMITS;
+    const buffered = this.connection?.bufferedAmount ?? 0;
+    if (held <= limits.maxQueuedEvents && buffered <= limits.maxBufferedBytes) return;
+    if (this.connection) this.connection.slowConsumer({ events: held, bytes: buffered });
+    else this.shed();
+  }
+
+  /** Ends at once, dropping what it holds and sending nothing more (its socket is closing with 4008). */
+  shed(): void {
+    this.endReason = 'slow_consumer';
+    this.buffer.length = 0;
+    void this.queue.return();
   }
 
   /** Ends the stream with an error (FORBIDDEN, UNAVAILABLE...) and records why. */
@@ -149,8 +170,9 @@ export class LiveSubscription<T> implements ConnectionMember {
   }
 
   private deliver(event: LoggedEvent): void {
-    if (this.holding) this.buffer.push(event);
-    else this.handle(event);
+    if (!this.holding) return this.handle(event);
+    this.buffer.push(event);
+    this.checkBacklog(this.buffer.length);
   }
 
   private handle(event: LoggedEvent): void {

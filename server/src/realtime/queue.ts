@@ -5,10 +5,51 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   private done = false;
   private error: unknown = null;
 
+  /** When set, items go straight here (synchronously) instead of waiting for `next()`: see shared-execution.ts. */
+  private sink: ((item: T) => void) | null = null;
+  /** Whether the sink can take more now (a replay is fed at the socket's pace, not all at once). */
+  private ready: () => boolean = () => true;
+  /** Items that were queued before the sink was set (a replay) and are still being fed to it. */
+  private backlog = 0;
+  private feeding: NodeJS.Timeout | null = null;
+
   constructor(private readonly onClose: () => void) {}
+
+  /** Hands every later item (and those already queued) to `sink` as it is pushed; `next()` then only reports the end. */
+  drainTo(sink: (item: T) => void, ready: () => boolean = () => true): void {
+    this.sink = sink;
+    this.ready = ready;
+    this.backlog = this.items.length;
+    this.feed();
+  }
+
+  /** Feeds queued items to the sink in order while it can take them; checks again shortly when it cannot. */
+  private feed(): void {
+    this.feeding = null;
+    while (this.items.length && !this.done) {
+      if (!this.ready()) {
+        this.feeding = setTimeout(() => this.feed(), 10);
+        return;
+      }
+      if (this.backlog > 0) this.backlog--;
+      this.sink!(this.items.shift()!);
+    }
+  }
+
+  /** Items pushed live and not yet taken (what backpressure bounds; a replay still being fed is not counted). */
+  get size(): number {
+    return this.items.length - this.backlog;
+  }
 
   push(item: T): void {
     if (this.done) return;
+    if (this.sink) {
+      // Behind a replay still being fed, a live item waits its turn (order is log order); it never goes to a
+      // waiting `next()`, which with a sink only reports the end.
+      if (this.items.length === 0) this.sink(item);
+      else this.items.push(item);
+      return;
+    }
     const w = this.waiting.shift();
     if (w) w.resolve({ value: item, done: false });
     else this.items.push(item);
@@ -28,6 +69,12 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.feeding) clearTimeout(this.feeding);
+    if (this.sink) {
+      // What was not yet fed to the socket is dropped with the stream (a resume replays it from the log).
+      this.items.length = 0;
+      this.backlog = 0;
+    }
     this.onClose();
     for (const w of this.waiting.splice(0)) {
       if (this.error) w.reject(this.error);
@@ -36,7 +83,8 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
+    // With a sink, items are the sink's (fed at its pace): the iterator only reports the end.
+    if (this.items.length && !this.sink) return Promise.resolve({ value: this.items.shift()!, done: false });
     if (this.done) {
       if (this.error) {
         const e = this.error;

@@ -2,6 +2,8 @@ import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs
 import type { Principal } from '../modules/identity';
 import type { RequestContext } from '../graphql/context';
 import { Permission } from '../modules/identity';
+import { PushQueue } from './queue';
+import { sharePayload, SocketWriter, type SharedPayload } from './delivery';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -26,25 +28,62 @@ function permissionKey(principal: Principal, workspaceId: string): string {
 }
 
 /** Results per event object, then per (document, variables, permission key); dropped with the event. */
-const resultsByEvent = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+interface Shared {
+  result: Result;
+  /** The result as JSON text, made on first use by a socket writer. */
+  payload?: SharedPayload;
+}
+const resultsByEvent = new WeakMap<object, WeakMap<DocumentNode, Map<string, Shared>>>();
 
-function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Result {
+function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Shared {
   const ctx = args.contextValue as RequestContext | undefined;
   const workspaceId = (event as { workspaceId?: unknown } | null)?.workspaceId;
   if (!ctx?.principal || typeof workspaceId !== 'string' || typeof event !== 'object' || event === null) {
-    return execute({ ...args, rootValue: event });
+    return { result: execute({ ...args, rootValue: event }) };
   }
   let byDocument = resultsByEvent.get(event);
   if (!byDocument) resultsByEvent.set(event, (byDocument = new WeakMap()));
   let byKey = byDocument.get(args.document);
   if (!byKey) byDocument.set(args.document, (byKey = new Map()));
   const key = `${permissionKey(ctx.principal, workspaceId)}|${argsKey}`;
-  let result = byKey.get(key);
-  if (!result) {
-    result = execute({ ...args, rootValue: event });
-    byKey.set(key, result);
+  let shared = byKey.get(key);
+  if (!shared) {
+    shared = { result: execute({ ...args, rootValue: event }) };
+    byKey.set(key, shared);
   }
-  return result;
+  return shared;
+}
+
+/** Where an operation's results go when they are written straight to its socket (http/websocket.ts binds it). */
+export interface OperationOutput {
+  /** The operation id graphql-ws gave it. */
+  id: string;
+  writer: SocketWriter;
+  /** What every result goes through before it is sent (error formatting, as graphql-ws's onNext would). */
+  format(result: ExecutionResult): ExecutionResult;
+}
+
+const outputs = new WeakMap<object, OperationOutput>();
+
+/** Results of the subscription run with this context are written to this socket directly. */
+export function bindOperationOutput(context: object, output: OperationOutput): void {
+  outputs.set(context, output);
+}
+
+/**
+ * The direct path: each event the source queue receives is executed once per view (shared), serialised once
+ * (shared) and written to the socket with this operation's id spliced in, synchronously from the hub. graphql-ws
+ * still owns the operation: the iterator it gets yields nothing and ends (or fails) when the stream does, so
+ * `complete` and `error` messages go out as before.
+ */
+function writeDirect(source: PushQueue<unknown>, args: ExecutionArgs, argsKey: string, output: OperationOutput): AsyncGenerator<ExecutionResult, void, void> {
+  const prefix = SocketWriter.prefix(output.id);
+  source.drainTo((event) => {
+    const shared = executeShared(args, argsKey, event);
+    shared.payload ??= sharePayload(shared.result, output.format);
+    output.writer.write(prefix, shared.payload);
+  }, () => output.writer.ready());
+  return source as unknown as AsyncGenerator<ExecutionResult, void, void>;
 }
 
 function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => U | Promise<U>): AsyncGenerator<U, void, void> {
@@ -82,11 +121,14 @@ function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => U 
 /**
  * graphql-js `subscribe`, except that each event is executed once per distinct view (see permissionKey)
  * and the result shared by every subscriber with that view: fan-out to 10k sockets runs the resolvers a
- * handful of times, not 10k times. Per-event authorisation has already happened in the source stream.
+ * handful of times, not 10k times. Per-event authorisation has already happened in the source stream. On a
+ * websocket (an operation output is bound) the serialised result is shared too and written directly.
  */
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const argsKey = `${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`;
-  return mapAsyncIterator(source as AsyncIterable<unknown>, (event) => executeShared(args, argsKey, event));
+  const output = args.contextValue ? outputs.get(args.contextValue) : undefined;
+  if (output && source instanceof PushQueue) return writeDirect(source, args, argsKey, output);
+  return mapAsyncIterator(source as AsyncIterable<unknown>, (event) => executeShared(args, argsKey, event).result);
 }
