@@ -2,8 +2,6 @@
 // flow is closed with 4008, and what the server holds for it never passes the bound; a subscriber that reads
 // gets every event. Waits are on signals; nothing asserts a duration or RSS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import type { Socket as NetSocket } from 'node:net';
 import { createClient } from 'graphql-ws';
 import { bootServer, type TestServer } from '../support/server';
 import { OrgBuilder, type FixtureUser } from '../support/fixtures';
@@ -14,24 +12,14 @@ import type { Workspace } from '../../server/src/modules/identity/organization.e
 import { openSocket, subscribe } from './access-support';
 import { bulkCursors, writeBulkEvents } from './support-bulk';
 import { exactlyOnceProblems } from './support';
+import { trackedWebSockets } from '../support/tracked-socket';
 
 const INBOX = `subscription($w: ID!) { inboxEvents(workspaceId: $w) { cursor type message { body } } }`;
 // Above one read of the hub (500 events of about 2 KB, handed over synchronously), below what 5,000 events carry.
 const MAX_EVENTS = 1_000;
 const MAX_BYTES = 1024 * 1024;
 
-/** The `ws` client sockets opened through this class, so a test can stop reading one. */
-class TrackedWebSocket extends WebSocket {
-  static opened: TrackedWebSocket[] = [];
-  constructor(...args: ConstructorParameters<typeof WebSocket>) {
-    super(...args);
-    TrackedWebSocket.opened.push(this);
-  }
-  /** The TCP socket under it (ws keeps it as `_socket`). */
-  get tcp(): NetSocket {
-    return (this as unknown as { _socket: NetSocket })._socket;
-  }
-}
+const sockets = trackedWebSockets();
 
 describe('a subscriber that stops reading', () => {
   let server: TestServer;
@@ -55,7 +43,7 @@ describe('a subscriber that stops reading', () => {
     let slowClose: { code: number; reason: string } | null = null;
     const slowClient = createClient({
       url: server.wsUrl,
-      webSocketImpl: TrackedWebSocket,
+      webSocketImpl: sockets.impl,
       retryAttempts: 0,
       lazy: false,
       onNonLazyError: () => undefined,
@@ -66,7 +54,7 @@ describe('a subscriber that stops reading', () => {
     slowClient.subscribe({ query: INBOX, variables: { w: W.id } }, { next: () => slowReceived++, error: () => undefined, complete: () => undefined });
     const healthy = subscribe(openSocket(server, supervisor.token), INBOX, { w: W.id }, (d) => d.inboxEvents);
     await until(() => server.app.hub.subscriberCount === 2, 'both subscriptions registered');
-    const slowSocket = TrackedWebSocket.opened[0]!;
+    const slowSocket = sockets.opened[0]!;
     slowSocket.tcp.pause(); // the peer stops reading: the kernel's buffers fill, then the server's
 
     await writeBulkEvents(server.db.url, threadId, { batches: 50, perBatch: 100, size: 2_000, prefix: 'bulk' });

@@ -1,7 +1,5 @@
 // The SDK and the slow-consumer close (4008): a client that stops reading while thousands of events flow is
 // closed by the server, reconnects, resumes from its cursor and ends with every event exactly once, in log order.
-import WebSocket from 'ws';
-import type { Socket as NetSocket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSwitchboardClient, OnThreadEventsDocument, type ConnectionChange } from '../../client-sdk/src/index.js';
 import { bootServer, type TestServer } from '../support/server.js';
@@ -11,18 +9,9 @@ import { Role } from '../../server/src/modules/identity/permissions.js';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity.js';
 import { bulkCursors, writeBulkEvents } from '../realtime/support-bulk.js';
 import { exactlyOnceProblems } from '../realtime/support.js';
+import { trackedWebSockets } from '../support/tracked-socket.js';
 
-/** The SDK's sockets, so the test can stop reading the first one. */
-class TrackedWebSocket extends WebSocket {
-  static opened: TrackedWebSocket[] = [];
-  constructor(...args: ConstructorParameters<typeof WebSocket>) {
-    super(...args);
-    TrackedWebSocket.opened.push(this);
-  }
-  get tcp(): NetSocket {
-    return (this as unknown as { _socket: NetSocket })._socket;
-  }
-}
+const sockets = trackedWebSockets();
 
 describe('SDK and the slow-consumer close', () => {
   let server: TestServer;
@@ -46,7 +35,7 @@ describe('SDK and the slow-consumer close', () => {
     const client = createSwitchboardClient({
       url: server.url,
       token: supervisor.token,
-      webSocketImpl: TrackedWebSocket,
+      webSocketImpl: sockets.impl,
       retry: { initialDelayMs: 50, maxDelayMs: 500 },
       onConnectionChange: (c) => changes.push(c),
     });
@@ -67,10 +56,10 @@ describe('SDK and the slow-consumer close', () => {
     await writeBulkEvents(server.db.url, threadId, { batches: 1, perBatch: 1, size: 10, prefix: 'warm' });
     await until(() => received.some((e) => e.body.startsWith('warm-')), 'the first event arrived');
 
-    TrackedWebSocket.opened[0]!.tcp.pause();
+    sockets.opened[0]!.tcp.pause();
     await writeBulkEvents(server.db.url, threadId, { batches: 50, perBatch: 100, size: 2_000, prefix: 'bulk' });
     await eventually(async () => (await server.app.metrics.slowConsumerCloses.get()).values[0]?.value ?? 0, (n) => n >= 1, { what: 'the server closed the slow socket' });
-    TrackedWebSocket.opened[0]!.tcp.resume();
+    sockets.opened[0]!.tcp.resume();
 
     const expected = await bulkCursors(server.db.url, threadId, 'bulk');
     expect(expected).toHaveLength(5_000);
