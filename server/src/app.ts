@@ -25,6 +25,7 @@ import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
 import { RollupWorker } from './modules/reports';
 import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
+import { ShortcodeWorker } from './modules/campaigns';
 import { ReceiptQueue } from './modules/inbox/receipt-queue';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
@@ -42,6 +43,8 @@ export interface Switchboard {
   hub: Hub;
   /** The report rollup worker (null when started with `rollups: false`). */
   rollups: RollupWorker | null;
+  /** The shortcode keyword worker (null when started with `shortcodes: false`). */
+  shortcodes: ShortcodeWorker | null;
   /** Drains requests, closes websockets (1001), the bus, the database and the embedded Postgres. */
   stop(): Promise<void>;
 }
@@ -58,6 +61,8 @@ export interface StartOptions {
   sweepSnoozes?: boolean;
   /** The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off. */
   rollups?: boolean;
+  /** The shortcode keyword worker tailing the event log (default on); tests that need a database nobody else writes turn it off. */
+  shortcodes?: boolean;
   /** The broadcast campaign sender (pg-boss worker; default on); tests that must not send turn it off. */
   campaignWorkers?: boolean;
   /** Sender tuning (rate per workspace, lease, batch size); defaults in the sender's construction below. */
@@ -149,10 +154,17 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     // Reports read rollups kept by a worker tailing the event log (modules/reports/rollup-worker.ts); local
     // commits wake it with the hub, other processes' commits reach it by polling.
     const rollups = opts.rollups !== false ? new RollupWorker(orm, logger.child({ component: 'rollups' })) : null;
+    // Shortcode keywords: a worker tails inbound messages in the event log (modules/campaigns/shortcode-worker.ts).
+    const shortcodes = opts.shortcodes !== false ? new ShortcodeWorker(orm, services.channel, logger.child({ component: 'shortcodes' })) : null;
     orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => {
       void hub.publishWakeups(workspaces);
       rollups?.wake();
+      shortcodes?.wake();
     }));
+    if (shortcodes) {
+      shortcodes.start();
+      cleanup.push(() => shortcodes.stop());
+    }
     if (rollups) {
       rollups.start();
       cleanup.push(() => rollups.stop());
@@ -188,6 +200,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       metrics,
       hub,
       rollups,
+      shortcodes,
       stop: () => (stopped ??= runCleanup()),
     };
   } catch (err) {

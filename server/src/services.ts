@@ -18,7 +18,7 @@ import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
 import { ReadAuditRecorder, ReportService } from './modules/reports';
-import { CampaignGroupService, CampaignService } from './modules/campaigns';
+import { CampaignGroupService, CampaignService, PeerToPeerService, ShortcodeService } from './modules/campaigns';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -45,6 +45,9 @@ export interface Services {
   readAudit: ReadAuditRecorder;
   campaignGroups: CampaignGroupService;
   campaigns: CampaignService;
+  /** Peer-to-peer campaigns: texter links, requests, sends, claims (modules/campaigns/p2p.service.ts). */
+  p2p: PeerToPeerService;
+  shortcodes: ShortcodeService;
 }
 
 export interface ServiceOptions {
@@ -70,6 +73,10 @@ export function createServices(opts: ServiceOptions): Services {
   const messaging = new MessagingService(opts.clock, contacts, channel, opts.logger);
   const products = new ProductService(messaging);
   const orders = new OrderService(opts.clock, products);
+  const p2p = new PeerToPeerService(opts.clock);
+  const assignment = new AssignmentService(opts.clock);
+  // In a peer-to-peer campaign only its texters claim replies (claimThread asks the campaigns module).
+  assignment.claimGuard = p2p.claimGuard;
   return {
     clock: opts.clock,
     mailer,
@@ -84,7 +91,7 @@ export function createServices(opts: ServiceOptions): Services {
     contacts,
     threads: new ThreadService(opts.clock),
     messaging,
-    assignment: new AssignmentService(opts.clock),
+    assignment,
     catalogue: new CatalogueService(),
     products,
     orders,
@@ -93,5 +100,7 @@ export function createServices(opts: ServiceOptions): Services {
     readAudit: new ReadAuditRecorder(),
     campaignGroups: new CampaignGroupService(),
     campaigns: new CampaignService(opts.clock),
+    p2p,
+    shortcodes: new ShortcodeService(),
   };
 }

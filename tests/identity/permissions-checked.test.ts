@@ -32,7 +32,6 @@ const NOT_YET_BUILT: Partial<Record<Permission, string>> = {
   [P.ORGANIZATION_ANALYTICS_VIEW]: '#20',
   [P.EXPORTS_CONFIGURE]: '#20',
   // No issue filed yet: account administration of seeds 000-004 (shortcodes, numbers, domains, billing, integrations).
-  [P.SHORTCODE_MANAGE]: 'no issue yet',
   [P.PHONE_NUMBERS_MANAGE]: 'no issue yet',
   [P.DOMAINS_MANAGE]: 'no issue yet',
   [P.BILLING_VIEW]: 'no issue yet',

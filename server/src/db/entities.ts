@@ -9,6 +9,8 @@ import { AssignmentEvent, Message, Note, ReadCursor, Thread } from '../modules/i
 import { COMMERCE_ENTITIES } from '../modules/commerce/entities';
 import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings } from '../modules/inbox/catalogue.entity';
 import { Campaign, CampaignGroup, CampaignGroupMember, CampaignRecipient } from '../modules/campaigns/campaign.entity';
+import { CampaignTexter, TexterInvite } from '../modules/campaigns/p2p.entity';
+import { ShortcodeKeyword, ShortcodeKeywordHit, ShortcodeSubscription } from '../modules/campaigns/shortcode.entity';
 
 /** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
 export const ENTITIES: Function[] = [
@@ -44,5 +46,10 @@ export const ENTITIES: Function[] = [
   CampaignGroupMember,
   Campaign,
   CampaignRecipient,
+  TexterInvite,
+  CampaignTexter,
+  ShortcodeKeyword,
+  ShortcodeSubscription,
+  ShortcodeKeywordHit,
 ];
 ENTITIES.push(ReadAuditEntry);

@@ -18,7 +18,7 @@ import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime
 import { LivePositionResolver } from '../realtime/position.resolver';
 import { COMMERCE_RESOLVERS } from '../modules/commerce';
 import { ReportsResolver } from '../modules/reports';
-import { CampaignGroupResolver, CampaignResolver } from '../modules/campaigns';
+import { CampaignGroupResolver, CampaignResolver, PeerToPeerResolver, ShortcodeResolver } from '../modules/campaigns';
 import { applyAuth, authDirective } from './auth';
 import { withStrictIds } from './input-guards';
 
@@ -40,6 +40,8 @@ const RESOLVERS: NonEmptyArray<Function> = [
   ReportsResolver,
   CampaignGroupResolver,
   CampaignResolver,
+  PeerToPeerResolver,
+  ShortcodeResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

@@ -22,6 +22,8 @@ export enum ErrorCode {
   INVITATION_INVALID = 'INVITATION_INVALID',
   LAST_OWNER = 'LAST_OWNER',
   OPTED_OUT = 'OPTED_OUT',
+  // Peer-to-peer campaigns: the caller has not joined the campaign through one of its texter links.
+  NOT_CAMPAIGN_TEXTER = 'NOT_CAMPAIGN_TEXTER',
   CURSOR_EXPIRED = 'CURSOR_EXPIRED',
   UNAVAILABLE = 'UNAVAILABLE',
   // Orders and payments (modules/commerce): the order's or payment's state forbids the step.

@@ -88,9 +88,8 @@ export interface ContactFilterSpec {
 @Entity({ tableName: 'campaigns' })
 @Index({ properties: ['organization', 'workspace', 'createdAt', 'id'] })
 @Index({ properties: ['organization', 'status'] })
-@Unique({ properties: ['organization', 'texterInviteToken'] })
 export class Campaign extends TenantEntity<
-  'workspaceId' | 'description' | 'kind' | 'responseScripts' | 'targetGroupIds' | 'contactFilter' | 'senderNumber' | 'senderName' | 'startAt' | 'quietHoursStart' | 'quietHoursEnd' | 'status' | 'maxThreadsPerRequest' | 'texterInviteToken' | 'startedAt' | 'completedAt' | 'materializedAt' | 'updatedAt'
+  'workspaceId' | 'description' | 'kind' | 'responseScripts' | 'targetGroupIds' | 'contactFilter' | 'senderNumber' | 'senderName' | 'startAt' | 'quietHoursStart' | 'quietHoursEnd' | 'status' | 'maxThreadsPerRequest' | 'startedAt' | 'completedAt' | 'materializedAt' | 'updatedAt'
 > {
   @Field(() => ID)
   declare id: string;
@@ -151,10 +150,6 @@ export class Campaign extends TenantEntity<
   @Field(() => Int, { description: 'Peer-to-peer: the most contacts a texter gets per request.' })
   @Property({ default: 50 })
   maxThreadsPerRequest: number = 50;
-
-  /** The secret of the texter invitation link (peer-to-peer); null until an admin creates one. */
-  @Property({ length: 64, nullable: true })
-  texterInviteToken: string | null = null;
 
   @Field(() => Date, { nullable: true })
   @Property({ type: 'timestamptz', nullable: true })

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../../shared/errors';
@@ -283,17 +282,6 @@ export class CampaignService {
     });
     if (campaign.status === CampaignStatus.RUNNING && campaign.kind === CampaignKind.BROADCAST) this.onRunning({ id: campaign.id, organizationId: campaign.organization.id });
     return campaign;
-  }
-
-  /** A texter invitation link's secret (peer-to-peer); a new one replaces the old. */
-  async rotateTexterInvite(em: EntityManager, principal: Principal, id: string): Promise<string> {
-    return em.transactional(async (tx) => {
-      const c = await tx.findOne(Campaign, { id });
-      if (!c) throw notFound('Campaign');
-      c.texterInviteToken = randomBytes(24).toString('base64url');
-      audit(tx, actorOf(principal), { action: 'campaign.texterInvite', targetType: 'Campaign', targetId: id, workspaceId: c.workspaceId });
-      return c.texterInviteToken;
-    });
   }
 }
 

@@ -3,4 +3,11 @@ export { Campaign, CampaignGroup, CampaignGroupMember, CampaignRecipient, Campai
 export { CampaignGroupService } from './groups.service';
 export { CampaignService, progressOf } from './campaigns.service';
 export { CampaignGroupResolver, CampaignResolver } from './campaigns.resolver';
+export { TexterInvite, CampaignTexter } from './p2p.entity';
+export { PeerToPeerService } from './p2p.service';
+export { PeerToPeerResolver } from './p2p.resolver';
+export { ShortcodeKeyword, ShortcodeSubscription, ShortcodeKeywordHit } from './shortcode.entity';
+export { ShortcodeService } from './shortcode.service';
+export { ShortcodeResolver } from './shortcode.resolver';
+export { ShortcodeWorker } from './shortcode-worker';
 import './scopes';

@@ -19,6 +19,12 @@ export interface AssignTarget {
 
 /** Who works a thread: assign, unassign, transfer, take the next one, claim a campaign reply. */
 export class AssignmentService {
+  /**
+   * Asked before a campaign reply is claimed, inside the claim's transaction: the campaigns module sets it
+   * (services.ts) so that only a peer-to-peer campaign's texters claim its replies (the inbox cannot import it).
+   */
+  claimGuard: (tx: EntityManager, principal: Principal, thread: Thread) => Promise<void> = async () => undefined;
+
   constructor(private readonly clock: Clock = systemClock) {}
 
   /** The assignee must be active and reach the thread's workspace with THREADS_READ; a group must live there. */
@@ -143,6 +149,7 @@ export class AssignmentService {
       if (thread.assigneeUserId === principal.userId) return thread;
       if (thread.assigneeUserId) throw new DomainError(ErrorCode.CONFLICT, 'Someone else already claimed this reply');
       if (thread.status === ThreadStatus.CLOSED) throw badInput('The thread is closed', { field: 'threadId' });
+      await this.claimGuard(tx, principal, thread);
       const me = await tx.findOneOrFail(User, { id: principal.userId });
       await this.record(tx, principal, thread, 'claim', { user: me, group: null });
       return thread;
