@@ -206,12 +206,15 @@ export class PeerToPeerService {
       const org = principal.organizationId;
       const run = <T>(sql: string, params: unknown[]) => tx.getConnection().execute<T[]>(sql, params, 'all', tx.getTransactionContext());
       const picked = await run<{ id: string; contact_id: string }>(
-        `update campaign_recipients r set status = 'ASSIGNED', texter_id = ?, claimed_at = now()
-          where r.organization_id = ? and r.id in (
-                select id from campaign_recipients where organization_id = ? and campaign_id = ? and status = 'PENDING'
-                 order by id limit ? for update skip locked)
-          returning r.id, r.contact_id`,
-        [principal.userId, org, org, campaignId, count],
+        // The pick is a MATERIALIZED CTE: as an IN (subquery) the planner may run the LIMIT ... SKIP LOCKED
+        // subquery more than once and hand out more rows than asked for.
+        `with picked as materialized (
+           select id from campaign_recipients where organization_id = ? and campaign_id = ? and status = 'PENDING'
+            order by id limit ? for update skip locked)
+         update campaign_recipients r set status = 'ASSIGNED', texter_id = ?, claimed_at = now()
+           from picked where r.organization_id = ? and r.id = picked.id
+         returning r.id, r.contact_id`,
+        [org, campaignId, count, principal.userId, org],
       );
       if (!picked.length) return [];
       const threads = await run<{ id: string; contact_id: string; last_activity_at: Date }>(
