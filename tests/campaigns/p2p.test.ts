@@ -11,7 +11,7 @@ const JOIN = `mutation($t: String!) { joinCampaign(token: $t) { id name status m
 const INVITE = `mutation($c: ID!, $h: Int) { createTexterInvite(campaignId: $c, expiresInHours: $h) { token invite { id campaignId expiresAt revokedAt } } }`;
 const REQUEST = `mutation($c: ID!, $n: Int!) { requestCampaignThreads(campaignId: $c, count: $n) { id contactId threadId firstName message status fields { name value } } }`;
 const SEND = `mutation($c: ID!, $r: ID!) { sendCampaignMessage(campaignId: $c, recipientId: $r) { id status messageId sentAt message } }`;
-const REPLIES = `query($c: ID!) { campaignReplies(campaignId: $c) { threadId contactFirstName lastMessagePreview } }`;
+const REPLIES = `query($c: ID!) { campaignReplies(campaignId: $c) { threadId contactFirstName lastMessagePreview lastInboundAt } }`;
 const CLAIM = `mutation($c: ID!, $t: ID!) { claimCampaignReply(campaignId: $c, threadId: $t) { threadId } }`;
 const CLAIM_THREAD = `mutation($t: ID!) { claimThread(threadId: $t) { id } }`;
 
@@ -216,7 +216,7 @@ describe('peer-to-peer campaigns', () => {
       await ok(admin, `mutation($t: ID!) { unassignThread(threadId: $t) { id } }`, { t: x.threadId });
       const receipt = (await ok(ingestKey, `mutation($i: InboundMessageInput!) { ingestInboundMessage(input: $i) { threadId } }`, { i: { workspaceId: W.id, from: c.phones[0], body: 'Who is this?', externalId: `p2p-reply-${c.id}` } })).ingestInboundMessage;
       expect(receipt.threadId).toBe(x.threadId);
-      expect((await ok(texterB, REPLIES, { c: c.id })).campaignReplies).toEqual([{ threadId: x.threadId, contactFirstName: 'P0', lastMessagePreview: 'Who is this?' }]);
+      expect((await ok(texterB, REPLIES, { c: c.id })).campaignReplies).toEqual([{ threadId: x.threadId, contactFirstName: 'P0', lastMessagePreview: 'Who is this?', lastInboundAt: expect.any(String) }]);
       // A texter who sees the thread through an agent group but never joined the campaign cannot claim it.
       const group = (await ok(admin, `mutation($w: ID!) { createAgentGroup(workspaceId: $w, name: "Floor") { id } }`, { w: W.id })).createAgentGroup.id;
       await ok(admin, `mutation($g: ID!, $u: ID!) { addAgentGroupMember(groupId: $g, userId: $u) { id } }`, { g: group, u: stranger.id });
@@ -239,12 +239,12 @@ describe('peer-to-peer campaigns', () => {
       await ok(texterA, SEND, { c: c.id, r: x.id });
       await ok(texterB, REQUEST, { c: c.id, n: 2 });
       await ok(admin, `mutation($w: ID!, $a: String!) { optOut(input: { workspaceId: $w, address: $a, reason: "asked" }) { id } }`, { w: W.id, a: c.phones[3] });
-      const texters = (await ok(supervisor, `query($c: ID!) { campaignTexters(campaignId: $c) { userId name assigned sent } }`, { c: c.id })).campaignTexters;
+      const texters = (await ok(supervisor, `query($c: ID!) { campaignTexters(campaignId: $c) { userId name assigned sent joinedAt } }`, { c: c.id })).campaignTexters;
       expect(texters).toEqual([
-        { userId: texterA.id, name: 'Texter A', assigned: 0, sent: 1 },
-        { userId: texterB.id, name: 'Texter B', assigned: 2, sent: 0 },
+        { userId: texterA.id, name: 'Texter A', assigned: 0, sent: 1, joinedAt: expect.any(String) },
+        { userId: texterB.id, name: 'Texter B', assigned: 2, sent: 0, joinedAt: expect.any(String) },
       ]);
-      const PAGE = `query($c: ID!, $after: String) { campaignThreads(campaignId: $c, first: 3, after: $after) { edges { node { phone status texterName optedOut optedOutByName optedOutById optOutSource } } pageInfo { hasNextPage endCursor } } }`;
+      const PAGE = `query($c: ID!, $after: String) { campaignThreads(campaignId: $c, first: 3, after: $after) { edges { node { phone status texterName optedOut optedOutAt sentAt optedOutByName optedOutById optOutSource } } pageInfo { hasNextPage endCursor } } }`;
       const rows: any[] = [];
       let after: string | null = null;
       for (;;) {
@@ -255,6 +255,8 @@ describe('peer-to-peer campaigns', () => {
       }
       expect(rows).toHaveLength(4);
       const out = rows.find((r) => r.phone === c.phones[3]);
+      expect(out.optedOutAt).toEqual(expect.any(String));
+      expect(rows.filter((r) => r.sentAt)).toHaveLength(1);
       expect(out).toMatchObject({ optedOut: true, optedOutByName: 'Admin', optedOutById: admin.id, optOutSource: 'MANUAL' });
       expect(rows.filter((r) => r.optedOut)).toHaveLength(1);
       expect(rows.filter((r) => r.texterName === 'Texter B')).toHaveLength(2);

@@ -33,6 +33,11 @@ export function notJoined(): DomainError {
   return new DomainError(ErrorCode.NOT_CAMPAIGN_TEXTER, 'You have not joined this campaign: open its texter link first', { field: 'campaignId' });
 }
 
+/** A timestamp from a raw row (the driver may hand back a string). */
+function toDate(v: unknown): Date | null {
+  return v === null || v === undefined ? null : new Date(v as string);
+}
+
 function asTemplateContact(c: Contact): TemplateContact {
   return { firstName: c.firstName, lastName: c.lastName, phone: c.phone, email: c.email, customFields: c.customFields ?? {} };
 }
@@ -287,7 +292,7 @@ export class PeerToPeerService {
       message: renderFor(campaign.messageTemplate, t),
       status: r.status,
       messageId: r.message_id,
-      sentAt: r.sent_at,
+      sentAt: toDate(r.sent_at),
     };
   }
 
@@ -342,7 +347,7 @@ export class PeerToPeerService {
       'all',
       em.getTransactionContext(),
     );
-    return rows.map((r) => ({ threadId: r.id, campaignId, workspaceId: campaign.workspaceId, contactFirstName: r.first_name, lastMessagePreview: r.preview, lastInboundAt: r.last_inbound_at }));
+    return rows.map((r) => ({ threadId: r.id, campaignId, workspaceId: campaign.workspaceId, contactFirstName: r.first_name, lastMessagePreview: r.preview, lastInboundAt: toDate(r.last_inbound_at) }));
   }
 
   /** The thread must belong to the campaign (and the caller must have joined it) before the inbox claims it. */
@@ -384,7 +389,7 @@ export class PeerToPeerService {
       'all',
       em.getTransactionContext(),
     );
-    return rows.map((r) => ({ userId: r.user_id, workspaceId: campaign.workspaceId, name: r.name, email: r.email, joinedAt: r.joined_at, assigned: Number(r.assigned), sent: Number(r.sent) }));
+    return rows.map((r) => ({ userId: r.user_id, workspaceId: campaign.workspaceId, name: r.name, email: r.email, joinedAt: toDate(r.joined_at)!, assigned: Number(r.assigned), sent: Number(r.sent) }));
   }
 
   /**
@@ -428,9 +433,9 @@ export class PeerToPeerService {
       texterId: (r.texter_id as string | null) ?? null,
       texterName: (r.texter_name as string | null) ?? null,
       threadId: (r.thread_id as string | null) ?? null,
-      sentAt: (r.sent_at as Date | null) ?? null,
+      sentAt: toDate(r.sent_at),
       optedOut: r.opt_out_id !== null,
-      optedOutAt: (r.opted_out_at as Date | null) ?? null,
+      optedOutAt: toDate(r.opted_out_at),
       optedOutById: (r.opted_out_by_id as string | null) ?? null,
       optedOutByName: (r.opted_out_by_name as string | null) ?? null,
       optOutSource: (r.opt_out_source as string | null) ?? null,

@@ -119,7 +119,7 @@ export class ShortcodeService {
       lastName: (r.last_name as string | null) ?? null,
       source: r.source as string,
       subscribedAt: new Date(r.created_at as string),
-      optedOutAt: (r.opted_out_at as Date | null) ?? null,
+      optedOutAt: r.opted_out_at ? new Date(r.opted_out_at as string) : null,
       optedOutById: (r.opted_out_by_id as string | null) ?? null,
     }));
     const page = nodes.slice(0, size);
