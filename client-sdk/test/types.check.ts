@@ -7,6 +7,11 @@ import {
   MeDocument,
   OnThreadEventsDocument,
   OnAgentDashboardDocument,
+  JoinCampaignDocument,
+  RequestCampaignThreadsDocument,
+  SendCampaignMessageDocument,
+  ClaimCampaignReplyDocument,
+  type RecipientStatus,
   SwitchboardError,
   type Availability,
   type DeliveryStatus,
@@ -57,8 +62,19 @@ async function typed(): Promise<void> {
     void availability;
   }
 
+  // A texter's peer-to-peer flow: join by link, request a batch, send each, claim replies.
+  const joined = await client.mutate(JoinCampaignDocument, { token: 'sbt_x' });
+  const batch = await client.mutate(RequestCampaignThreadsDocument, { campaignId: joined.joinCampaign.id, count: 5 });
+  const sent = await client.mutate(SendCampaignMessageDocument, { campaignId: joined.joinCampaign.id, recipientId: batch.requestCampaignThreads[0]!.id });
+  const recipientStatus: RecipientStatus = sent.sendCampaignMessage.status;
+  void recipientStatus;
+  // @ts-expect-error: count is an Int
+  await client.mutate(RequestCampaignThreadsDocument, { campaignId: 'c', count: 'five' });
+  // @ts-expect-error: claiming names the campaign as well as the thread
+  await client.mutate(ClaimCampaignReplyDocument, { threadId: 't' });
+
   // Error codes are the server's (generated from its ErrorCode enum) and the SDK's own.
-  const codes: SwitchboardErrorCode[] = ['CURSOR_EXPIRED', 'FORBIDDEN', 'BAD_REQUEST', 'NETWORK_ERROR', 'SUBSCRIPTION_COMPLETED'];
+  const codes: SwitchboardErrorCode[] = ['CURSOR_EXPIRED', 'FORBIDDEN', 'BAD_REQUEST', 'NETWORK_ERROR', 'SUBSCRIPTION_COMPLETED', 'NOT_CAMPAIGN_TEXTER'];
   void codes;
   // @ts-expect-error: not a code the server or the SDK sends
   const unknownCode: SwitchboardErrorCode = 'TEAPOT';
