@@ -74,6 +74,8 @@ describe('peer-to-peer campaigns', () => {
   describe('texter links', () => {
     it('a marketer creates a link; only its hash is stored; a texter joins once and sees the name, script and fields of the message', async () => {
       const c = await campaign(3);
+      const can = async (u: FixtureUser) => (await ok(u, `query($id: ID!) { campaign(id: $id) { viewerCan { inviteTexters } } }`, { id: c.id })).campaign.viewerCan.inviteTexters;
+      expect([await can(marketer), await can(admin), await can(supervisor)]).toEqual([true, true, false]);
       const created = (await ok(marketer, INVITE, { c: c.id })).createTexterInvite;
       expect(created.token).toMatch(/^sbt_[\w-]{40,}$/);
       const stored = await sql<{ token_hash: string }>(`select token_hash from campaign_texter_invites where id = $1`, [created.invite.id]);
@@ -205,6 +207,9 @@ describe('peer-to-peer campaigns', () => {
       await ok(admin, `mutation($w: ID!, $a: String!) { optOut(input: { workspaceId: $w, address: $a }) { id } }`, { w: W.id, a: c.phones[0] });
       expect((await ok(texterA, SEND, { c: c.id, r: x.id })).sendCampaignMessage).toMatchObject({ status: 'SKIPPED', messageId: null });
       expect(channel.sent.filter((s) => s.to === c.phones[0])).toHaveLength(0);
+      // That was the campaign's last contact: it is complete, and hands out nothing more.
+      expect((await ok(marketer, `query($id: ID!) { campaign(id: $id) { status viewerCan { inviteTexters } } }`, { id: c.id })).campaign).toEqual({ status: 'COMPLETED', viewerCan: { inviteTexters: false } });
+      expect(codeOf(await send(texterA, REQUEST, { c: c.id, n: 1 }))).toBe('CONFLICT');
     });
 
     it('a joined texter lists and claims a reply nobody holds; claimThread refuses a texter of another campaign', async () => {

@@ -121,6 +121,9 @@ export class CampaignViewerCan {
 
   @Field()
   cancel!: boolean;
+
+  @Field({ description: 'Create and revoke texter links (a peer-to-peer campaign not yet over, CAMPAIGNS_MANAGE).' })
+  inviteTexters!: boolean;
 }
 
 @ObjectType({ description: 'A canned reply shown to texters.' })

@@ -8,7 +8,7 @@ import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity';
-import { Campaign, CampaignGroup, CampaignStatus } from './campaign.entity';
+import { Campaign, CampaignGroup, CampaignKind, CampaignStatus } from './campaign.entity';
 import {
   CampaignConnection,
   CampaignGroupConnection,
@@ -219,6 +219,7 @@ export class CampaignResolver {
       pause: start && s === CampaignStatus.RUNNING,
       resume: start && s === CampaignStatus.PAUSED,
       cancel: start && s !== CampaignStatus.COMPLETED && s !== CampaignStatus.CANCELLED,
+      inviteTexters: manage && campaign.kind === CampaignKind.PEER_TO_PEER && s !== CampaignStatus.COMPLETED && s !== CampaignStatus.CANCELLED,
     };
   }
 }

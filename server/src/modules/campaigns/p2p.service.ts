@@ -7,7 +7,7 @@ import type { Clock } from '../../shared/clock';
 import { actorOf, assertUserPrincipal, audit, Organization, Permission, type Principal } from '../identity';
 import { Contact, type MessagingService, type Thread } from '../inbox';
 import { EventType, appendEvents, type NewEvent } from '../../realtime';
-import { Campaign, CampaignKind, CampaignRecipient, RecipientStatus } from './campaign.entity';
+import { Campaign, CampaignKind, CampaignRecipient, CampaignStatus, RecipientStatus } from './campaign.entity';
 import { emitProgress, SKIP_OPTED_OUT_WORKSPACE } from './campaigns.service';
 import { CampaignTexter, TexterInvite } from './p2p.entity';
 import type { CampaignAssignment, CampaignReply, CampaignTexterRow, CampaignThreadRow, TexterCampaign } from './p2p.types';
@@ -327,7 +327,15 @@ export class PeerToPeerService {
       const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
       if (skipped) await run(`update campaign_recipients set status = 'SKIPPED', skip_reason = ? where organization_id = ? and id = ? and status = 'ASSIGNED'`, [SKIP_OPTED_OUT_WORKSPACE, principal.organizationId, recipient.id]);
       else await run(`update campaign_recipients set status = 'SENT', message_id = ?, sent_at = coalesce(sent_at, now()) where organization_id = ? and id = ? and status = 'ASSIGNED'`, [messageId, principal.organizationId, recipient.id]);
-      await emitProgress(tx, campaign);
+      // The last initial message completes the campaign (replies are still claimed afterwards).
+      const c = await tx.findOneOrFail(Campaign, { id: campaignId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (c.status === CampaignStatus.RUNNING && !(await tx.count(CampaignRecipient, { campaign: campaignId, status: { $in: [RecipientStatus.PENDING, RecipientStatus.ASSIGNED] } }))) {
+        c.status = CampaignStatus.COMPLETED;
+        c.completedAt = this.clock.now();
+        audit(tx, actorOf(principal), { action: 'campaign.completed', targetType: 'Campaign', targetId: campaignId, workspaceId: c.workspaceId, before: { status: CampaignStatus.RUNNING }, after: { status: CampaignStatus.COMPLETED } });
+        await tx.flush();
+      }
+      await emitProgress(tx, c);
     });
     await em.refresh(recipient);
     return view();
