@@ -56,7 +56,8 @@ describe('peer-to-peer campaigns', () => {
   }
 
   beforeAll(async () => {
-    server = await bootServer({ channel });
+    // Statement counts below: no background work writes (snoozes, rollups, the shortcode worker are off).
+    server = await bootServer({ channel, recordQueries: true, sweepSnoozes: false, rollups: false, shortcodes: false });
     org = new OrgBuilder(server.app, 'P2P Co');
     W = org.workspace('West');
     const E = org.workspace('East');
@@ -233,6 +234,31 @@ describe('peer-to-peer campaigns', () => {
       const t = (await ok(texterB, `query($id: ID!) { thread(id: $id) { assigneeUserId } }`, { id: x.threadId })).thread;
       expect(t.assigneeUserId).toBe(texterB.id);
       expect((await ok(texterB, REPLIES, { c: c.id })).campaignReplies).toEqual([]);
+    });
+  });
+
+  describe('cost', () => {
+    it('a request, a page of texter campaigns and a page of campaign threads cost the same statements whatever their size', async () => {
+      const c = await campaign(12, 10);
+      await joined(c.id, texterA);
+      const count = async (u: FixtureUser, doc: string, v: Variables) => (await api(server).as(u).statements(doc, v)).statements.length;
+      const one = await count(texterA, REQUEST, { c: c.id, n: 1 });
+      const ten = await count(texterA, REQUEST, { c: c.id, n: 10 });
+      expect(ten).toBe(one);
+      const PAGE = `query($c: ID!, $n: Int) { campaignThreads(campaignId: $c, first: $n) { edges { node { phone texterName optedOut optedOutByName } } } }`;
+      expect(await count(supervisor, PAGE, { c: c.id, n: 12 })).toBe(await count(supervisor, PAGE, { c: c.id, n: 2 }));
+      const MINE = `query($n: Int) { texterCampaigns(first: $n) { edges { node { id name assignedToMe sentByMe variables } } } }`;
+      expect(await count(texterA, MINE, { n: 50 })).toBe(await count(texterA, MINE, { n: 1 }));
+      console.log(`SQL statements: requestCampaignThreads(1) ${one}, requestCampaignThreads(10) ${ten}`);
+    });
+
+    it('two sends of one contact at the same moment text it once', async () => {
+      const c = await campaign(1);
+      await joined(c.id, texterA);
+      const [x] = (await ok(texterA, REQUEST, { c: c.id, n: 1 })).requestCampaignThreads;
+      const [a, b] = await Promise.all([ok(texterA, SEND, { c: c.id, r: x.id }), ok(texterA, SEND, { c: c.id, r: x.id })]);
+      expect(a.sendCampaignMessage.messageId).toBe(b.sendCampaignMessage.messageId);
+      expect(channel.sent.filter((s) => s.to === c.phones[0])).toHaveLength(1);
     });
   });
 
