@@ -61,7 +61,10 @@ export interface StartOptions {
   sweepSnoozes?: boolean;
   /** The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off. */
   rollups?: boolean;
-  /** The shortcode keyword worker tailing the event log (default on); tests that need a database nobody else writes turn it off. */
+  /**
+   * The shortcode keyword worker tailing the event log. Default: on when `rollups` is (both are background log
+   * tailers that write, so a test turning rollups off for a quiet database gets neither).
+   */
   shortcodes?: boolean;
   /** The broadcast campaign sender (pg-boss worker; default on); tests that must not send turn it off. */
   campaignWorkers?: boolean;
@@ -155,7 +158,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     // commits wake it with the hub, other processes' commits reach it by polling.
     const rollups = opts.rollups !== false ? new RollupWorker(orm, logger.child({ component: 'rollups' })) : null;
     // Shortcode keywords: a worker tails inbound messages in the event log (modules/campaigns/shortcode-worker.ts).
-    const shortcodes = opts.shortcodes !== false ? new ShortcodeWorker(orm, services.channel, logger.child({ component: 'shortcodes' })) : null;
+    const shortcodes = (opts.shortcodes ?? opts.rollups !== false) ? new ShortcodeWorker(orm, services.channel, logger.child({ component: 'shortcodes' })) : null;
     orm.em.getEventManager().registerSubscriber(new WakeupSubscriber((workspaces) => {
       void hub.publishWakeups(workspaces);
       rollups?.wake();
