@@ -46,7 +46,11 @@ export class Migration20261130224309 extends Migration {
 
     this.addSql(`alter table "campaigns" drop constraint "campaigns_organization_id_texter_invite_token_unique";`);
     this.addSql(`alter table "campaigns" drop column "texter_invite_token";`);
-    this.addSql(`insert into "report_rollup_cursors" ("name", "xid", "event_id") values ('shortcode-keywords', '0', 0) on conflict do nothing;`);
+    // The worker starts at the end of the log as it stands: no keyword existed before this migration, so older
+    // inbound messages have nothing to apply (and a large log is not re-read at the first start).
+    this.addSql(`insert into "report_rollup_cursors" ("name", "xid", "event_id")
+      select 'shortcode-keywords', coalesce((select xid from "events" order by xid desc, id desc limit 1), '0'::xid8), coalesce((select id from "events" order by xid desc, id desc limit 1), 0)
+      on conflict do nothing;`);
   }
 
   override async down(): Promise<void> {
