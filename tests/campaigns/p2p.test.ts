@@ -234,6 +234,9 @@ describe('peer-to-peer campaigns', () => {
       const t = (await ok(texterB, `query($id: ID!) { thread(id: $id) { assigneeUserId } }`, { id: x.threadId })).thread;
       expect(t.assigneeUserId).toBe(texterB.id);
       expect((await ok(texterB, REPLIES, { c: c.id })).campaignReplies).toEqual([]);
+      // Those who read every thread (an admin) are no texters and claim without joining.
+      await ok(admin, `mutation($t: ID!) { unassignThread(threadId: $t) { id } }`, { t: x.threadId });
+      expect((await ok(admin, CLAIM_THREAD, { t: x.threadId })).claimThread.id).toBe(x.threadId);
     });
   });
 

@@ -90,6 +90,13 @@ describe('shortcode keywords', () => {
     expect(repliesTo(phone, 'Welcome aboard! Reply STOP to opt out.')).toBe(2);
     expect((await subscribers()).filter((s: any) => s.phone === phone)).toHaveLength(1);
     expect(await groupSize()).toBe(1);
+    // A reply committed but not marked handed over (a crash after the channel call) goes out again with the same
+    // message id: the channel's idempotency key.
+    const [hit] = await sql<{ reply_message_id: string }>(`update shortcode_keyword_hits set reply_sent_at = null where inbound_message_id = $1 returning reply_message_id`, [first.messageId]);
+    await settle();
+    const calls = channel.sent.filter((s) => s.messageId === hit!.reply_message_id);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.to).toBe(phone);
     // The reply is in the contact's thread, as an automated message.
     const thread = (await ok(admin, `query($id: ID!) { thread(id: $id) { needsResponse messages { edges { node { body automated direction } } } } }`, { id: first.threadId })).thread;
     expect(thread.messages.edges.map((e: any) => e.node).filter((m: any) => m.automated)).toHaveLength(2);
