@@ -327,9 +327,12 @@ export class PeerToPeerService {
       const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
       if (skipped) await run(`update campaign_recipients set status = 'SKIPPED', skip_reason = ? where organization_id = ? and id = ? and status = 'ASSIGNED'`, [SKIP_OPTED_OUT_WORKSPACE, principal.organizationId, recipient.id]);
       else await run(`update campaign_recipients set status = 'SENT', message_id = ?, sent_at = coalesce(sent_at, now()) where organization_id = ? and id = ? and status = 'ASSIGNED'`, [messageId, principal.organizationId, recipient.id]);
-      // The last initial message completes the campaign (replies are still claimed afterwards).
-      const c = await tx.findOneOrFail(Campaign, { id: campaignId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-      if (c.status === CampaignStatus.RUNNING && !(await tx.count(CampaignRecipient, { campaign: campaignId, status: { $in: [RecipientStatus.PENDING, RecipientStatus.ASSIGNED] } }))) {
+      // The last initial message completes the campaign (replies are still claimed afterwards). Only then is the
+      // campaign row locked (and the count taken again under the lock), so texters' sends do not queue on it.
+      const left = () => tx.count(CampaignRecipient, { campaign: campaignId, status: { $in: [RecipientStatus.PENDING, RecipientStatus.ASSIGNED] } });
+      const done = (await left()) === 0;
+      const c = done ? await tx.findOneOrFail(Campaign, { id: campaignId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true }) : campaign;
+      if (done && c.status === CampaignStatus.RUNNING && (await left()) === 0) {
         c.status = CampaignStatus.COMPLETED;
         c.completedAt = this.clock.now();
         audit(tx, actorOf(principal), { action: 'campaign.completed', targetType: 'Campaign', targetId: campaignId, workspaceId: c.workspaceId, before: { status: CampaignStatus.RUNNING }, after: { status: CampaignStatus.COMPLETED } });
