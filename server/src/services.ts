@@ -17,7 +17,7 @@ import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
-import { ReadAuditRecorder, ReportService } from './modules/reports';
+import { ExportService, ReadAuditRecorder, ReportService } from './modules/reports';
 import { CampaignGroupService, CampaignService } from './modules/campaigns';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
@@ -43,6 +43,8 @@ export interface Services {
   reports: ReportService;
   /** The audit of reads (buffered; app.ts starts and stops its writer). */
   readAudit: ReadAuditRecorder;
+  /** Exports (app.ts starts their job runner, downloads and schedules). */
+  exports: ExportService;
   campaignGroups: CampaignGroupService;
   campaigns: CampaignService;
 }
@@ -70,6 +72,7 @@ export function createServices(opts: ServiceOptions): Services {
   const messaging = new MessagingService(opts.clock, contacts, channel, opts.logger);
   const products = new ProductService(messaging);
   const orders = new OrderService(opts.clock, products);
+  const reports = new ReportService();
   return {
     clock: opts.clock,
     mailer,
@@ -89,8 +92,9 @@ export function createServices(opts: ServiceOptions): Services {
     products,
     orders,
     payments: new PaymentService(opts.clock, orders),
-    reports: new ReportService(),
+    reports,
     readAudit: new ReadAuditRecorder(),
+    exports: new ExportService(reports),
     campaignGroups: new CampaignGroupService(),
     campaigns: new CampaignService(opts.clock),
   };

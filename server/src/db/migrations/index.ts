@@ -11,6 +11,7 @@ import { Migration20261130161300 } from './Migration20261130161300';
 import { Migration20261130181000 } from './Migration20261130181000';
 import { Migration20261130184000 } from './Migration20261130184000';
 import { Migration20261130180000 } from './Migration20261130180000';
+import { Migration20261130230000 } from './Migration20261130230000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130181000', class: Migration20261130181000 },
   { name: 'Migration20261130184000', class: Migration20261130184000 },
   { name: 'Migration20261130180000', class: Migration20261130180000 },
+  { name: 'Migration20261130230000', class: Migration20261130230000 },
 ];
