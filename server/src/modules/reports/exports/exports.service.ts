@@ -417,7 +417,7 @@ export class ExportService {
         workspaceId: claimed.workspaceId,
       });
       const encoder = encoderFor(claimed.format, source.columns);
-      const out = createWriteStream(partial);
+      const out = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
       const write = async (chunk: string) => {
         if (!chunk) return;
         bytes += Buffer.byteLength(chunk);
@@ -428,7 +428,7 @@ export class ExportService {
         await write(encoder.header());
         for await (const page of source.pages()) {
           if (this.stopped) throw new Error('the server stopped during the export');
-          await write(encoder.rows(page));
+          for (const row of page) await write(encoder.row(row));
           rows += page.length;
           if (Date.now() - lastProgress >= (rt.progressEveryMs ?? 500)) {
             lastProgress = Date.now();

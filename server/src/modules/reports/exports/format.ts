@@ -24,6 +24,8 @@ function csvCell(value: Cell): string {
 export interface Encoder {
   header(): string;
   rows(rows: readonly Row[]): string;
+  /** One row's text (the export job writes row by row: no page-sized string ever exists). */
+  row(row: Row): string;
   contentType: string;
   extension: string;
 }
@@ -35,6 +37,7 @@ export function encoderFor(format: ExportFormat, columns: readonly string[]): En
       extension: 'csv',
       header: () => `${columns.map(csvCell).join(',')}\r\n`,
       rows: (rows) => rows.map((r) => `${columns.map((c) => csvCell(r[c] ?? null)).join(',')}\r\n`).join(''),
+      row: (r) => `${columns.map((c) => csvCell(r[c] ?? null)).join(',')}\r\n`,
     };
   }
   return {
@@ -42,5 +45,6 @@ export function encoderFor(format: ExportFormat, columns: readonly string[]): En
     extension: 'jsonl',
     header: () => '',
     rows: (rows) => rows.map((r) => `${JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c] ?? null])))}\n`).join(''),
+    row: (r) => `${JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c] ?? null])))}\n`,
   };
 }

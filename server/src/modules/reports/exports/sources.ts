@@ -49,7 +49,7 @@ export interface RowSource {
   pages(): AsyncGenerator<Row[]>;
 }
 
-export const PAGE_SIZE = 2000;
+export const PAGE_SIZE = 500;
 
 const REPORT_COLUMNS = ['key', 'threadsOpened', 'messagesIn', 'messagesOut', 'closed', 'transferred', 'notNeedingResponse',
   'firstResponseCount', 'firstResponseAverageSeconds', 'firstResponseMedianSeconds', 'firstResponseP90Seconds',
