@@ -22,7 +22,6 @@ export class Migration20261130230000 extends Migration {
       "next_run_at" timestamptz not null, "last_export_id" uuid null, "created_by_id" uuid not null, "created_at" timestamptz not null default now(),
       constraint "export_schedules_pkey" primary key ("id"));`);
     this.addSql(`create index "export_schedules_organization_id_next_run_at_index" on "export_schedules" ("organization_id", "next_run_at");`);
-    this.addSql(`create index "export_schedules_next_run_at_index" on "export_schedules" ("next_run_at");`);
     this.addSql(`alter table "export_schedules" add constraint "export_schedules_organization_id_foreign" foreign key ("organization_id") references "organizations" ("id") on update cascade on delete cascade;`);
     this.addSql(`alter table "export_schedules" add constraint "export_schedules_workspace_id_foreign" foreign key ("workspace_id") references "workspaces" ("id") on update cascade on delete cascade;`);
     this.addSql(`alter table "export_schedules" add constraint "export_schedules_destination_id_foreign" foreign key ("destination_id") references "export_destinations" ("id") on update cascade on delete cascade;`);
@@ -32,7 +31,7 @@ export class Migration20261130230000 extends Migration {
       "created_by_id" uuid not null, "created_by_api_key_id" uuid null, "session_id" uuid null,
       "kind" varchar(40) not null, "format" varchar(10) not null, "params" jsonb not null default '{}',
       "status" varchar(20) not null default 'QUEUED', "rows_written" bigint not null default 0, "bytes_written" bigint not null default 0,
-      "error" text null, "file_name" varchar(300) null, "destination_id" uuid null, "schedule_id" uuid null, "object_key" varchar(500) null,
+      "error" text null, "destination_id" uuid null, "schedule_id" uuid null, "object_key" varchar(500) null,
       "download_token_hash" varchar(64) null, "download_expires_at" timestamptz null, "downloaded_at" timestamptz null,
       "created_at" timestamptz not null default now(), "started_at" timestamptz null, "finished_at" timestamptz null,
       constraint "exports_pkey" primary key ("id"));`);

@@ -137,7 +137,6 @@ interface ExportRow {
   rows_written: string;
   bytes_written: string;
   error: string | null;
-  file_name: string | null;
   destination_id: string | null;
   schedule_id: string | null;
   object_key: string | null;
