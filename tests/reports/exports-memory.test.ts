@@ -10,8 +10,8 @@ import { callers } from './support';
 const ROWS = 200_000;
 /** Each contact carries about 1 kB of custom fields: the file is about ROWS kB, far above the bound. */
 const PADDING = 1000;
-/** What the process may grow by while exporting and downloading (the file is ~200 MB). */
-const BOUND_BYTES = 80 * 1024 * 1024;
+/** What the process may grow by while exporting and downloading (the file is ~220 MB; measured growth ~30-55 MB). */
+const BOUND_BYTES = 100 * 1024 * 1024;
 
 /**
  * Exports run in constant memory: rows are read in keyset pages and written to the file with backpressure, and
@@ -75,8 +75,9 @@ describe('exports in constant memory', () => {
       clearInterval(sampler);
     }
     const growth = peak - baseline;
+    const exported = Number((await server.app.orm.em.fork().getConnection().execute<Array<{ b: string }>>(`select bytes_written as b from exports where organization_id = ?`, [organizationId]))[0]!.b);
     // Reported for docs/BENCHMARKS.md (the bound is the assertion).
-    console.info(`exports-memory: ${ROWS} rows, RSS growth ${(growth / 1048576).toFixed(1)} MB (bound ${BOUND_BYTES / 1048576} MB)`);
+    console.info(`exports-memory: ${ROWS} rows, ${(exported / 1048576).toFixed(1)} MB exported and downloaded, RSS growth ${(growth / 1048576).toFixed(1)} MB (${(growth / exported).toFixed(3)} of it; bound ${BOUND_BYTES / 1048576} MB)`);
     expect(growth).toBeLessThan(BOUND_BYTES);
   }, 300_000);
 });
