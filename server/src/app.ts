@@ -175,7 +175,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     cleanup.push(() => services.readAudit.stop());
     // Exports run as pg-boss jobs (started on first use, or at once when some are unfinished or scheduled).
     await services.exports.start({
-      orm, logger: logger.child({ component: 'exports' }), databaseUrl, dir: config.exportDir, urlTtlMinutes: config.exportUrlTtlMinutes,
+      orm, logger: logger.child({ component: 'exports' }), databaseUrl, dir: config.exportDir, urlTtlMinutes: config.exportUrlTtlMinutes, retentionHours: config.exportRetentionHours,
       publicUrl: config.publicUrl, secretsKey: config.exportSecretsKey, readAudit: services.readAudit, ...opts.exports,
     });
     cleanup.push(() => services.exports.stop());

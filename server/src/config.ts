@@ -45,6 +45,8 @@ export interface Config {
   exportDir: string;
   /** How long a one-time download URL of an export stays valid (EXPORT_URL_TTL_MINUTES). */
   exportUrlTtlMinutes: number;
+  /** How long a finished, never downloaded export keeps its file (EXPORT_RETENTION_HOURS). */
+  exportRetentionHours: number;
   /** Key for export destination secrets (EXPORT_SECRETS_KEY: 32 bytes, base64); unset: destinations cannot be configured. */
   exportSecretsKey: string | undefined;
 }
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     liveMaxBufferedBytes: int(env, 'LIVE_MAX_BUFFERED_BYTES', DEFAULT_LIVE_LIMITS.maxBufferedBytes, 16 * 1024, 1024 * 1024 * 1024),
     exportDir: str(env, 'EXPORT_DIR') ?? `${str(env, 'DATA_DIR') ?? '.data'}/exports`,
     exportUrlTtlMinutes: int(env, 'EXPORT_URL_TTL_MINUTES', 60, 1, 7 * 24 * 60),
+    exportRetentionHours: int(env, 'EXPORT_RETENTION_HOURS', 72, 1, 24 * 90),
     exportSecretsKey: secretsKey(env, 'EXPORT_SECRETS_KEY'),
   };
 }

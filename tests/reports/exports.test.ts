@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, type TestServer } from '../support/server';
 import { codeOf } from '../support/api';
@@ -140,6 +141,19 @@ describe('exports', () => {
     const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.length).toBe(Number(contacts[0]!.n));
     expect(Object.keys(lines[0])).toEqual(['id', 'firstName', 'lastName', 'phone', 'email', 'customFields', 'mergedIntoId', 'createdAt', 'updatedAt']);
+  });
+
+  it('expires an export nobody downloaded within the retention: its file is deleted', async () => {
+    const { id } = await exportAndFollow(o.admin.token, { workspaceId: o.W.id, kind: 'OPT_OUTS', format: 'CSV' });
+    const file = server.app.services.exports.filePath(o.org.id, id, 'CSV' as never);
+    expect(fs.existsSync(file)).toBe(true);
+    const link = (await call.ok(o.admin.token, URL_FOR, { id })).createExportDownloadUrl;
+    await server.app.orm.em.fork().getConnection().execute(`update exports set finished_at = now() - interval '73 hours' where id = ?`, [id]);
+    expect(await server.app.services.exports.expireFiles()).toBeGreaterThanOrEqual(1);
+    expect(fs.existsSync(file)).toBe(false);
+    expect((await call.ok(o.admin.token, `query($id: ID!) { export(id: $id) { status } }`, { id })).export.status).toBe('EXPIRED');
+    expect((await fetch(base() + link.path)).status).toBe(410);
+    expect(codeOf(await call.send(o.admin.token, URL_FOR, { id }))).toBe('CONFLICT');
   });
 
   it('exports threads with their messages, one row per message', async () => {

@@ -162,9 +162,10 @@ export type ExportScheduleInput = {
   workspaceId: string | number;
 };
 
-/** QUEUED -> RUNNING -> DONE or FAILED. */
+/** QUEUED -> RUNNING -> DONE or FAILED; DONE -> EXPIRED when not downloaded within EXPORT_RETENTION_HOURS (the file is deleted). */
 export type ExportStatus =
   | 'DONE'
+  | 'EXPIRED'
   | 'FAILED'
   | 'QUEUED'
   | 'RUNNING';

@@ -21,6 +21,11 @@ import { KIND_PERMISSIONS, sourceFor, validateParams, type ExportKind, type Expo
 import { decryptSecret, encryptSecret } from './secrets';
 
 export const EXPORT_QUEUE = 'report-export';
+/**
+ * A job still active after this long is presumed dead (its process crashed) and pg-boss hands it out again; a
+ * RUNNING export is taken over only then (a job that fails in our code marks its export FAILED itself).
+ */
+const JOB_EXPIRE_SECONDS = 3600;
 const PGBOSS_SCHEMA = 'pgboss';
 
 export enum ExportStatus {
@@ -28,6 +33,8 @@ export enum ExportStatus {
   RUNNING = 'RUNNING',
   DONE = 'DONE',
   FAILED = 'FAILED',
+  /** DONE, never downloaded, and kept past EXPORT_RETENTION_HOURS: its file was deleted. */
+  EXPIRED = 'EXPIRED',
 }
 
 export interface ExportRecord {
@@ -117,8 +124,10 @@ export interface ExportRuntimeOptions {
   publicUrl: string;
   secretsKey: string | undefined;
   readAudit: ReadAuditRecorder;
-  /** How often due schedules are looked for (0: never by timer; tests call runDueSchedules). */
+  /** How often due schedules are looked for and stale files removed (0: never by timer; tests call them). */
   scheduleEveryMs?: number;
+  /** A finished export's file is kept this long for its download. */
+  retentionHours: number;
   /** Progress events at most this often per export. */
   progressEveryMs?: number;
 }
@@ -222,6 +231,7 @@ export class ExportService {
     if (every > 0) {
       this.scheduleTimer = setInterval(() => {
         void runDetached(() => this.runDueSchedules()).catch((err) => opts.logger.warn({ err }, 'scheduled exports failed; will retry'));
+        void runDetached(() => this.expireFiles()).catch((err) => opts.logger.warn({ err }, 'removing stale export files failed; will retry'));
       }, every);
       this.scheduleTimer.unref();
     }
@@ -256,7 +266,7 @@ export class ExportService {
   private async enqueue(exportId: string, organizationId: string): Promise<void> {
     if (this.stopped) return;
     const boss = await this.queue();
-    await boss.send(EXPORT_QUEUE, { exportId, organizationId }, { singletonKey: exportId, retryLimit: 2, retryDelay: 2, expireInSeconds: 3600 });
+    await boss.send(EXPORT_QUEUE, { exportId, organizationId }, { singletonKey: exportId, retryLimit: 2, retryDelay: 2, expireInSeconds: JOB_EXPIRE_SECONDS });
   }
 
   private tenantEm(organizationId: string): EntityManager {
@@ -396,15 +406,18 @@ export class ExportService {
       const [row] = await exec<ExportRow[]>(
         tx,
         `update exports set status = 'RUNNING', started_at = now(), rows_written = 0, bytes_written = 0
-          where organization_id = ? and id = ? and status in ('QUEUED', 'RUNNING') returning *`,
-        [organizationId, exportId],
+          where organization_id = ? and id = ?
+            and (status = 'QUEUED' or (status = 'RUNNING' and started_at < now() - make_interval(secs => ?)))
+          returning *`,
+        [organizationId, exportId, JOB_EXPIRE_SECONDS - 60],
       );
       if (row) await this.progressEvent(tx, toRecord(row));
       return row ? toRecord(row) : null;
     });
     if (!claimed) return;
     const file = this.filePath(organizationId, exportId, claimed.format);
-    const partial = `${file}.part`;
+    // A run of its own: a retry never writes into a file an earlier run (presumed dead) might still hold.
+    const partial = `${file}.${randomUUID()}.part`;
     let rows = 0;
     let bytes = 0;
     try {
@@ -466,6 +479,33 @@ export class ExportService {
       );
       if (row) await this.progressEvent(tx, toRecord(row));
     });
+  }
+
+  /**
+   * Exports finished more than EXPORT_RETENTION_HOURS ago and never downloaded become EXPIRED and lose their
+   * file (a system pass over all organizations, in batches; each batch with its progress events).
+   */
+  async expireFiles(): Promise<number> {
+    const rt = this.runtime;
+    let total = 0;
+    for (;;) {
+      const em = rt.orm.em.fork({ clear: true, useContext: false });
+      const expired = await em.transactional(async (tx) => {
+        const rows = await exec<ExportRow[]>(
+          tx,
+          `update exports set status = 'EXPIRED' where id in (
+             select id from exports where status = 'DONE' and downloaded_at is null and destination_id is null
+                and finished_at < now() - make_interval(hours => ?) limit 200 for update skip locked)
+           returning *`,
+          [rt.retentionHours],
+        );
+        for (const r of rows) await this.progressEvent(tx, toRecord(r));
+        return rows;
+      });
+      for (const r of expired) await rm(this.filePath(r.organization_id, r.id, r.format as ExportFormat), { force: true });
+      total += expired.length;
+      if (expired.length < 200) return total;
+    }
   }
 
   // ---- destinations (S3-compatible) and schedules ----

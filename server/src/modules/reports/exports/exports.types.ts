@@ -14,7 +14,7 @@ registerEnumType(ExportKind, {
   description: 'What an export holds. Besides REPORTS_EXPORT, each takes what reading it does: CONVERSATION_REPORT REPORTS_CONVERSATIONS, PAYMENT_REPORT REPORTS_PAYMENTS, USAGE USAGE_VIEW, THREADS (one row per message) THREADS_READ_ALL and MESSAGES_READ_BODY, CONTACTS CONTACTS_READ, OPT_OUTS OPT_OUTS_READ, AUDIT_LOG AUDIT_LOG_READ.',
 });
 registerEnumType(ExportFormat, { name: 'ExportFormat', description: 'CSV (RFC 4180; text cells that would run as a spreadsheet formula get a leading apostrophe) or JSON Lines.' });
-registerEnumType(ExportStatus, { name: 'ExportStatus', description: 'QUEUED -> RUNNING -> DONE or FAILED.' });
+registerEnumType(ExportStatus, { name: 'ExportStatus', description: 'QUEUED -> RUNNING -> DONE or FAILED; DONE -> EXPIRED when not downloaded within EXPORT_RETENTION_HOURS (the file is deleted).' });
 registerEnumType(PaymentReportGroupBy, { name: 'PaymentReportGroupBy', description: 'What a payment report has one row per (always also per currency).' });
 
 const GUARDED = 'a report result: the query that returns it carries the @auth';
