@@ -226,7 +226,15 @@ export class ExportService {
     const pending = await opts.orm.em.fork().getConnection().execute<Array<{ n: string }>>(
       `select (select count(*) from exports where status in ('QUEUED', 'RUNNING')) + (select count(*) from export_schedules) as n`,
     );
-    if (Number(pending[0]?.n ?? 0) > 0) await this.queue();
+    if (Number(pending[0]?.n ?? 0) > 0) {
+      await this.queue();
+      // A QUEUED export whose job was never sent (the queue was down at its start) gets one now; one whose job
+      // exists is not run twice (the job's singleton key, and the run's claim of a QUEUED row).
+      const queued = await opts.orm.em.fork().getConnection().execute<Array<{ id: string; organization_id: string }>>(
+        `select id, organization_id from exports where status = 'QUEUED' and created_at < now() - interval '1 minute' limit 1000`,
+      );
+      for (const q of queued) await this.enqueue(q.id, q.organization_id);
+    }
     const every = opts.scheduleEveryMs ?? 60_000;
     if (every > 0) {
       this.scheduleTimer = setInterval(() => {
@@ -288,7 +296,8 @@ export class ExportService {
     validateParams(input.kind, input.params);
     const record = await this.insertExport(em, { ...input, principal, destinationId: null, scheduleId: null });
     this.runtime.readAudit.record(principal, ReadAction.EXPORT, 'Export', record.id, input.workspaceId);
-    await this.enqueue(record.id, principal.organizationId);
+    // The export is committed: if the queue cannot take its job now, the next boot sends it (start()).
+    await this.enqueue(record.id, principal.organizationId).catch((err) => this.runtime.logger.warn({ err, exportId: record.id }, 'could not enqueue an export; it stays QUEUED'));
     return record;
   }
 
