@@ -184,6 +184,20 @@ describe('exports', () => {
     expect(after[0]!.n).toBe(before[0]!.n);
   });
 
+  it('refuses exportProgress to someone without REPORTS_EXPORT in the export\'s workspace', async () => {
+    const [{ id }] = await server.app.orm.em.fork().getConnection().execute<Array<{ id: string }>>(`select id from exports where organization_id = ? limit 1`, [o.org.id]);
+    const client = server.wsClient({ connectionParams: { authorization: `Bearer ${o.viewer.token}` } });
+    const errors = await new Promise<any[]>((resolve, reject) => {
+      client.subscribe({ query: `subscription($e: ID!) { exportProgress(exportId: $e) { status } }`, variables: { e: id } }, {
+        next: (v) => (v.errors ? resolve([...v.errors]) : reject(new Error('a viewer received export progress'))),
+        error: (e) => resolve(Array.isArray(e) ? e : [e]),
+        complete: () => resolve([]),
+      });
+    });
+    await client.dispose();
+    expect(errors[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('lets only the person who started an export download it, and lists exports to REPORTS_VIEW holders only', async () => {
     const admin2 = await o.org.login(await o.org.user('Admin 2', [{ workspace: o.W, roles: [Role.ADMIN] }]));
     const list = (await call.ok(admin2.token, `query($w: ID!) { exports(workspaceId: $w, first: 10) { edges { node { id status createdById viewerCan { download } } } } }`, { w: o.W.id })).exports.edges.map((e: any) => e.node);

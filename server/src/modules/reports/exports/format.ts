@@ -1,7 +1,8 @@
 /**
  * Export encodings: CSV (RFC 4180) and JSON Lines, one row at a time. Values are strings, numbers, booleans,
  * dates or null. CSV cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the start of a
- * text cell) get a leading apostrophe: an exported message body can never execute in someone's spreadsheet.
+ * text cell, unless the text is only a number such as an E.164 phone) get a leading apostrophe: an exported
+ * message body can never execute in someone's spreadsheet.
  */
 export type Cell = string | number | boolean | Date | null;
 export type Row = Record<string, Cell>;
@@ -12,12 +13,14 @@ export enum ExportFormat {
 }
 
 const FORMULA = /^[=+\-@\t\r]/;
+/** A phone number or a plain number starting with + or -: data, not a formula (E.164 numbers stay as they are). */
+const NUMBER_LIKE = /^[+-]?[\d .()]+$/;
 
 function csvCell(value: Cell): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   if (typeof value !== 'string') return String(value);
-  const text = FORMULA.test(value) ? `'${value}` : value;
+  const text = FORMULA.test(value) && !NUMBER_LIKE.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
