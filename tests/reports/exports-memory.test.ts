@@ -10,8 +10,8 @@ import { callers } from './support';
 const ROWS = 200_000;
 /** Each contact carries about 1 kB of custom fields: the file is about ROWS kB, far above the bound. */
 const PADDING = 1000;
-/** What the process may grow by while exporting and downloading (the file is ~220 MB; measured growth ~30-55 MB). */
-const BOUND_BYTES = 100 * 1024 * 1024;
+/** What the process may grow by while exporting and downloading (the file is ~220 MB; measured growth 30-55 MB alone, ~73 MB after the other report tests in the same worker). */
+const BOUND_BYTES = 120 * 1024 * 1024;
 
 /**
  * Exports run in constant memory: rows are read in keyset pages and written to the file with backpressure, and
