@@ -23,7 +23,7 @@ import { systemClock, type Clock } from './shared/clock';
 import { TENANT_FILTER } from './db/tenant';
 import type { DeliveryStatus } from './modules/inbox/thread.entity';
 import type { ChannelProvider } from './modules/inbox/channel';
-import { RollupWorker } from './modules/reports';
+import { RollupWorker, type ExportRuntimeOptions } from './modules/reports';
 import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
 import { ShortcodeWorker } from './modules/campaigns';
 import { ReceiptQueue } from './modules/inbox/receipt-queue';
@@ -70,6 +70,8 @@ export interface StartOptions {
   campaignWorkers?: boolean;
   /** Sender tuning (rate per workspace, lease, batch size); defaults in the sender's construction below. */
   campaignSender?: Partial<Omit<SenderOptions, 'databaseUrl'>>;
+  /** Export tuning (schedule timer, progress interval); tests drive schedules by hand. */
+  exports?: Partial<Pick<ExportRuntimeOptions, 'scheduleEveryMs' | 'progressEveryMs'>>;
 }
 
 /** Builds and starts the whole server from a validated config. */
@@ -186,6 +188,12 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     // The audit of reads is buffered in memory and written in batches; stopping writes what is left.
     services.readAudit.start(orm, logger.child({ component: 'read-audit' }), { retentionDays: config.readAuditRetentionDays });
     cleanup.push(() => services.readAudit.stop());
+    // Exports run as pg-boss jobs (started on first use, or at once when some are unfinished or scheduled).
+    await services.exports.start({
+      orm, logger: logger.child({ component: 'exports' }), databaseUrl, dir: config.exportDir, urlTtlMinutes: config.exportUrlTtlMinutes, retentionHours: config.exportRetentionHours,
+      publicUrl: config.publicUrl, secretsKey: config.exportSecretsKey, readAudit: services.readAudit, ...opts.exports,
+    });
+    cleanup.push(() => services.exports.stop());
 
     const limits = { maxQueuedEvents: config.liveMaxQueuedEvents, maxBufferedBytes: config.liveMaxBufferedBytes };
     const live: LiveDeps = { hub, orm, services, metrics, limits, dashboards: new Dashboards(orm), stream: (ctx, spec) => openLive(ctx, live, spec) };

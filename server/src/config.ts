@@ -41,6 +41,14 @@ export interface Config {
   /** Backpressure per socket (realtime/backpressure.ts): past either bound the socket is closed with 4008. */
   liveMaxQueuedEvents: number;
   liveMaxBufferedBytes: number;
+  /** Where export files are written (EXPORT_DIR; default DATA_DIR/exports). Shared by every process that serves downloads. */
+  exportDir: string;
+  /** How long a one-time download URL of an export stays valid (EXPORT_URL_TTL_MINUTES). */
+  exportUrlTtlMinutes: number;
+  /** How long a finished, never downloaded export keeps its file (EXPORT_RETENTION_HOURS). */
+  exportRetentionHours: number;
+  /** Key for export destination secrets (EXPORT_SECRETS_KEY: 32 bytes, base64); unset: destinations cannot be configured. */
+  exportSecretsKey: string | undefined;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -99,6 +107,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+function secretsKey(env: Env, name: string): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  if (Buffer.from(raw, 'base64').length !== 32) throw new ConfigError(name, 'expected 32 bytes, base64-encoded (openssl rand -base64 32)');
+  return raw;
+}
+
 /** The origins of this server's own pages at each loopback name. */
 export function loopbackOriginsFor(port: number): string[] {
   return ['localhost', '127.0.0.1', '[::1]'].map((host) => `http://${host}:${port}`);
@@ -143,5 +158,9 @@ export function loadConfig(env: Env = process.env): Config {
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, production ? 'closed' : 'open'),
     liveMaxQueuedEvents: int(env, 'LIVE_MAX_QUEUED_EVENTS', DEFAULT_LIVE_LIMITS.maxQueuedEvents, 10, 1_000_000),
     liveMaxBufferedBytes: int(env, 'LIVE_MAX_BUFFERED_BYTES', DEFAULT_LIVE_LIMITS.maxBufferedBytes, 16 * 1024, 1024 * 1024 * 1024),
+    exportDir: str(env, 'EXPORT_DIR') ?? `${str(env, 'DATA_DIR') ?? '.data'}/exports`,
+    exportUrlTtlMinutes: int(env, 'EXPORT_URL_TTL_MINUTES', 60, 1, 7 * 24 * 60),
+    exportRetentionHours: int(env, 'EXPORT_RETENTION_HOURS', 72, 1, 24 * 90),
+    exportSecretsKey: secretsKey(env, 'EXPORT_SECRETS_KEY'),
   };
 }

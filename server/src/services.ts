@@ -17,8 +17,8 @@ import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
-import { ReadAuditRecorder, ReportService } from './modules/reports';
 import { CampaignGroupService, CampaignService, PeerToPeerService, ShortcodeService } from './modules/campaigns';
+import { ExportService, ReadAuditRecorder, ReportService } from './modules/reports';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
 export interface Services {
@@ -43,6 +43,8 @@ export interface Services {
   reports: ReportService;
   /** The audit of reads (buffered; app.ts starts and stops its writer). */
   readAudit: ReadAuditRecorder;
+  /** Exports (app.ts starts their job runner, downloads and schedules). */
+  exports: ExportService;
   campaignGroups: CampaignGroupService;
   campaigns: CampaignService;
   /** Peer-to-peer campaigns: texter links, requests, sends, claims (modules/campaigns/p2p.service.ts). */
@@ -77,6 +79,7 @@ export function createServices(opts: ServiceOptions): Services {
   const assignment = new AssignmentService(opts.clock);
   // In a peer-to-peer campaign only its texters claim replies (claimThread asks the campaigns module).
   assignment.claimGuard = p2p.claimGuard;
+  const reports = new ReportService();
   return {
     clock: opts.clock,
     mailer,
@@ -96,8 +99,9 @@ export function createServices(opts: ServiceOptions): Services {
     products,
     orders,
     payments: new PaymentService(opts.clock, orders),
-    reports: new ReportService(),
+    reports,
     readAudit: new ReadAuditRecorder(),
+    exports: new ExportService(reports),
     campaignGroups: new CampaignGroupService(),
     campaigns: new CampaignService(opts.clock),
     p2p,

@@ -20,6 +20,7 @@ import type { EventBus } from '../realtime/bus/event-bus';
 import type { Services } from '../services';
 import { ideRouter } from './ide';
 import { inboundWebhookRouter } from '../modules/inbox/webhook';
+import { exportDownloadRouter } from '../modules/reports';
 import { bearerToken, buildContext, requestIdFrom } from './request-context';
 import { attachWebSocketServer } from './websocket';
 import type { LiveDeps } from '../realtime/live';
@@ -191,6 +192,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   });
 
   app.use(inboundWebhookRouter({ orm: deps.orm, services: deps.services, logger }));
+  app.use(exportDownloadRouter({ exports: deps.services.exports, logger }));
 
   if (config.ide) app.use(ideRouter({ endpointPath: GRAPHQL_PATH }));
 

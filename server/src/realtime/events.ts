@@ -22,7 +22,18 @@ export enum EventType {
  * Kept out of EventType (the GraphQL LiveEventType): it is routed to sockets, never streamed to clients.
  */
 export const ACCESS_CHANGED = 'ACCESS_CHANGED' as const;
-export type LogEventType = EventType | typeof ACCESS_CHANGED | OrderEventType;
+export type LogEventType = EventType | typeof ACCESS_CHANGED | OrderEventType | typeof EXPORT_PROGRESS;
+
+/** An export's status and row count (modules/reports/exports), streamed by `exportProgress` only. */
+export const EXPORT_PROGRESS = 'EXPORT_PROGRESS' as const;
+
+export interface ExportProgressState {
+  exportId: string;
+  status: string;
+  rowsWritten: number;
+  bytesWritten: number;
+  error: string | null;
+}
 
 /** The thread as it is after the change: what visibility is decided on. */
 export interface ThreadState {
@@ -60,6 +71,7 @@ export interface EventPayload {
   payment?: PaymentState;
   comment?: { id: string; authorId: string; body: string; createdAt: string };
   campaign?: CampaignProgressState;
+  export?: ExportProgressState;
 }
 
 /** A campaign's counts as logged by CAMPAIGN_PROGRESS. */

@@ -6,4 +6,4 @@
  */
 export { appendEvent, appendEvents, readLog, type LogPosition } from './event-log';
 export { recordAccessChange } from './access-changes';
-export { AccessChangeKind, EventType, OrderEventType, type OrderState, type CampaignProgressState, type NewEvent, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';
+export { AccessChangeKind, EventType, OrderEventType, EXPORT_PROGRESS, type ExportProgressState, type OrderState, type CampaignProgressState, type NewEvent, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

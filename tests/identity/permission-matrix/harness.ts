@@ -206,6 +206,15 @@ export function describeMatrixShard(shard: number): void {
           return em.create(CampaignGroup, { organization: org.organization, workspace: w, name: `campaign-group-${n}` }).id;
         case 'Campaign':
           return em.create(Campaign, { organization: org.organization, workspace: w, name: `campaign-${n}`, messageTemplate: 'Hello', createdById: roleUsers.get(Role.OWNER)!.id }).id;
+        case 'Export': {
+          // Exports are raw SQL rows (modules/reports/exports); one started by the caller, still QUEUED.
+          const id = randomUUID();
+          await server.app.orm.em.fork().getConnection().execute(
+            `insert into exports (id, organization_id, workspace_id, created_by_id, kind, format) values (?, ?, ?, ?, 'CONTACTS', 'CSV')`,
+            [id, org.organization.id, w.id, caller?.id ?? roleUsers.get(Role.OWNER)!.id],
+          );
+          return id;
+        }
         default:
           throw new Error(`no fixture for ${kind}`);
       }

@@ -37,7 +37,7 @@ export class ReadAuditEntry extends TenantEntity<'workspaceId' | 'actorUserId' |
   @Property({ type: 'uuid', nullable: true })
   sessionId: string | null = null;
 
-  @Field({ description: 'thread.messages, contact.read, report.conversations, report.usage, report.organizationUsage' })
+  @Field({ description: 'thread.messages, contact.read, report.conversations, report.usage, report.organizationUsage, report.payments, report.organizationConversations, export.start, export.download' })
   @Property({ length: 40 })
   action!: string;
 

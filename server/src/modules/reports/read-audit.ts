@@ -16,6 +16,20 @@ export enum ReadAction {
   CONVERSATION_REPORT = 'report.conversations',
   USAGE = 'report.usage',
   ORGANIZATION_USAGE = 'report.organizationUsage',
+  PAYMENT_REPORT = 'report.payments',
+  ORGANIZATION_REPORT = 'report.organizationConversations',
+  /** Starting an export (the rows are read by its job). */
+  EXPORT = 'export.start',
+  /** Downloading an export's file through its one-time URL (recorded for the person who started it). */
+  EXPORT_DOWNLOAD = 'export.download',
+}
+
+/** Who read, when there is no Principal at hand (a download authenticated by its one-time token). */
+export interface Reader {
+  organizationId: string;
+  actorUserId: string;
+  actorApiKeyId: string | null;
+  sessionId: string | null;
 }
 
 interface PendingRead {
@@ -90,6 +104,16 @@ export class ReadAuditRecorder {
       if (this.buffer.length >= this.maxBatch) void this.flush();
     }
     return target;
+  }
+
+  /** Records a read by someone identified otherwise than by a principal (no I/O). */
+  recordAs(reader: Reader, action: ReadAction, targetType: string, targetId: string, workspaceId: string | null): void {
+    if (this.buffer.length >= MAX_BUFFERED) {
+      this.buffer.shift();
+      this.dropped++;
+    }
+    this.buffer.push({ id: randomUUID(), ...reader, workspaceId, action, targetType, targetId, at: new Date() });
+    if (this.buffer.length >= this.maxBatch) void this.flush();
   }
 
   /** Writes everything buffered so far; resolves once it is committed. */

@@ -1,4 +1,5 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { ExportsResolver } from './exports/exports.resolver';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import type { Connection } from '../../graphql/pagination';
@@ -17,7 +18,7 @@ import {
 
 /** Reports and the audit of reads. Thin: arguments in, one service call (and the read recorded), result out. */
 @Resolver()
-export class ReportsResolver {
+export class ReportsResolver extends ExportsResolver {
   @Query(() => ConversationReportType, { description: 'Conversations over a period (workspace time zone), one row per agent, group, tag, campaign, day or hour.' })
   @Auth(Permission.REPORTS_CONVERSATIONS, { scope: { arg: 'workspaceId' } })
   async conversationReport(

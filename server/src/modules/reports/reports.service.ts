@@ -170,6 +170,17 @@ export class ReportService {
   ): Promise<ConversationReport> {
     assertPeriod(period);
     const workspaceIds = await this.scope(em, workspaceId, filters.subtree ?? false);
+    return this.conversationReportOver(em, organizationId, workspaceIds, period, groupBy, filters);
+  }
+
+  private async conversationReportOver(
+    em: EntityManager,
+    organizationId: string,
+    workspaceIds: string[],
+    period: Period,
+    groupBy: ReportGroupBy,
+    filters: ConversationReportFilters,
+  ): Promise<ConversationReport> {
     const { start, end } = periodBounds(period);
     const where = ['organization_id = ?', 'workspace_id = any(?::uuid[])', 'hour >= ?::timestamp', 'hour < ?::timestamp'];
     const params: unknown[] = [organizationId, uuidArray(workspaceIds), start, end];
@@ -204,6 +215,13 @@ export class ReportService {
     const rows = await aggregate(GROUP_KEY[groupBy], groupBy === ReportGroupBy.TAG);
     const [total] = await aggregate(`''`, false);
     return { workspaceIds, period, groupBy, rows: rows.map(toRow), total: toRow(total ?? EMPTY_ROW) };
+  }
+
+  /** The conversation report over every workspace of the organization (ORGANIZATION_ANALYTICS_VIEW). */
+  async organizationConversationReport(em: EntityManager, organizationId: string, period: Period, groupBy: ReportGroupBy, filters: ConversationReportFilters = {}): Promise<ConversationReport> {
+    assertPeriod(period);
+    const all = await em.find(Workspace, {}, { fields: ['id'], orderBy: { createdAt: 'asc', id: 'asc' } });
+    return this.conversationReportOver(em, organizationId, all.map((w) => w.id), period, groupBy, filters);
   }
 
   /** A workspace's usage per local day of the period, and the period's totals. */
