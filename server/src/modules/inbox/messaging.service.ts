@@ -17,6 +17,7 @@ import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } 
 import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
 import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
 import { readsEveryThread } from './thread-policy';
+import { messageFromRow } from './list-rows';
 import { User } from '../identity';
 import { TENANT_FILTER, type TenantFilterArgs } from '../../db/tenant';
 import type { NewEvent } from '../../realtime';
@@ -62,6 +63,27 @@ export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): 
   if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
   if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
   return [receipt];
+}
+
+/** A message row just written by hand as a plain Message (not managed: the inbound path never flushes it). */
+function plainMessage(m: MessageRow): Message {
+  return messageFromRow({
+    id: m.id,
+    created_at: m.createdAt,
+    organization_id: m.organizationId,
+    workspace_id: m.workspaceId,
+    thread_id: m.threadId,
+    direction: m.direction as MessageDirection,
+    body: m.body,
+    status: m.status,
+    status_updated_at: null,
+    error: null,
+    author_id: m.authorId,
+    automated: m.automated,
+    idempotency_key: m.idempotencyKey,
+    provider_message_id: null,
+    external_id: m.externalId,
+  });
 }
 
 /** A unique rule refused a write, from an entity flush or from a hand-written statement (SQLSTATE 23505). */
@@ -444,7 +466,7 @@ export class MessagingService {
             ...alerts.map((a) => alertEvent(inbound, state, a)),
           ],
         });
-        return { message: this.messageEntity(em, inbound), replies: replies.map((r) => this.messageEntity(em, r)) };
+        return { message: plainMessage(inbound), replies: replies.map(plainMessage) };
       });
     } catch (err) {
       // The same delivery twice at once: store it once, answer with the stored copy.
