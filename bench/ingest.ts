@@ -16,6 +16,15 @@ import { TAKE_EVENT_WRITER_LOCK } from '../server/src/db/event-writer-lock';
 
 const CONCURRENCY = 32;
 const THREADS = 256;
+type Mode = 'send' | 'ingest' | 'webhook';
+/**
+ * `--ingest-modes=ingest,webhook` measures only those paths (with the raw baseline), so a `--cpu-prof` profile
+ * of the run shows one path at a time. Default: all three.
+ */
+function modes(): Set<Mode> {
+  const arg = process.argv.find((a) => a.startsWith('--ingest-modes='));
+  return new Set((arg ? arg.slice('--ingest-modes='.length).split(',') : ['send', 'ingest', 'webhook']) as Mode[]);
+}
 
 interface ClientResult {
   latencies: number[];
@@ -102,18 +111,21 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       if (result.failures) throw new Error(`${result.failures} ${String(job.mode)} calls failed: ${result.firstError}`);
       return { rate: (n / result.elapsedMs) * 1000, latencies: result.latencies };
     };
+    const only = modes();
     for (let round = 0; round < rounds; round++) {
-      const send = await rateOf(count, { mode: 'send', token: sender.token, tag: `r${round}` });
-      sendRates.push(send.rate);
-      sendLatencies.push(...send.latencies);
+      if (only.has('send')) {
+        const send = await rateOf(count, { mode: 'send', token: sender.token, tag: `r${round}` });
+        sendRates.push(send.rate);
+        sendLatencies.push(...send.latencies);
+      }
       // The receipts of those sends are part of their cost: let them land before the next measurement.
-      ingestRates.push((await rateOf(inboundCount, { mode: 'ingest', token: ingestKey, workspaceId: workspace.id, phones, tag: `r${round}` })).rate);
-      webhookRates.push((await rateOf(inboundCount, { mode: 'webhook', token: '', workspaceId: workspace.id, secret: webhookSecret, phones, tag: `r${round}` })).rate);
+      if (only.has('ingest')) ingestRates.push((await rateOf(inboundCount, { mode: 'ingest', token: ingestKey, workspaceId: workspace.id, phones, tag: `r${round}` })).rate);
+      if (only.has('webhook')) webhookRates.push((await rateOf(inboundCount, { mode: 'webhook', token: '', workspaceId: workspace.id, secret: webhookSecret, phones, tag: `r${round}` })).rate);
       const t0 = performance.now();
       rawLatencies.push(...(await timed(count, CONCURRENCY, (i) => insertRaw(i, round))));
       rawRates.push((count / (performance.now() - t0)) * 1000);
       ctx.log(
-        `ingest round ${round + 1}/${rounds}: sendMessage ${sendRates.at(-1)!.toFixed(0)}/s, ingestInboundMessage ${ingestRates.at(-1)!.toFixed(0)}/s, webhook ${webhookRates.at(-1)!.toFixed(0)}/s, raw send transaction ${rawRates.at(-1)!.toFixed(0)}/s`,
+        `ingest round ${round + 1}/${rounds}: sendMessage ${sendRates.at(-1)?.toFixed(0) ?? '-'}/s, ingestInboundMessage ${ingestRates.at(-1)?.toFixed(0) ?? '-'}/s, webhook ${webhookRates.at(-1)?.toFixed(0) ?? '-'}/s, raw send transaction ${rawRates.at(-1)!.toFixed(0)}/s`,
       );
     }
     const rawRate = median(rawRates);
@@ -131,10 +143,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       target: '≥ 0.5x raw',
       met: median(rates) / rawRate >= 0.5,
     });
+    const rows: BenchRow[] = [];
+    if (only.has('send')) rows.push(throughput(`sendMessage (receipts included) x${count}`, sendRates));
+    if (only.has('ingest')) rows.push(throughput(`ingestInboundMessage x${inboundCount}`, ingestRates));
+    if (only.has('webhook')) rows.push(throughput(`signed inbound webhook x${inboundCount}`, webhookRates));
+    if (!only.has('send')) return rows;
     return [
-      throughput(`sendMessage (receipts included) x${count}`, sendRates),
-      throughput(`ingestInboundMessage x${inboundCount}`, ingestRates),
-      throughput(`signed inbound webhook x${inboundCount}`, webhookRates),
+      ...rows,
       {
         benchmark: 'ingest',
         case: `sendMessage latency, concurrency ${CONCURRENCY}`,

@@ -66,7 +66,8 @@ export class CatalogueService {
   }
 
   async tagsOf(em: EntityManager, threadIds: readonly string[]): Promise<Map<string, Tag[]>> {
-    const rows = await em.find(ThreadTag, { thread: { $in: [...threadIds] } }, { populate: ['tag'] });
+    // In the order they were applied, as a thread page reads them (threads.service.ts).
+    const rows = await em.find(ThreadTag, { thread: { $in: [...threadIds] } }, { populate: ['tag'], orderBy: { createdAt: 'asc', id: 'asc' } });
     const out = new Map<string, Tag[]>();
     for (const r of rows) out.set(r.thread.id, [...(out.get(r.thread.id) ?? []), r.tag.getEntity()]);
     return out;

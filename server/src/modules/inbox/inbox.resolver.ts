@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import { badInput } from '../../shared/errors';
@@ -20,10 +21,47 @@ import {
   UnreadCounts,
 } from './inbox.types';
 import { AssignmentEvent, Message, Note, Thread, ThreadStatus } from './thread.entity';
-import { groupsOf } from './thread-policy';
+import { groupsOf, threadReach } from './thread-policy';
 import { ReadAction } from '../reports';
 
 const THREAD = (arg = 'threadId') => ({ object: 'Thread', arg });
+
+/** Every field name selected under a field (fragments followed): what a thread page's statement should also read. */
+function selectedNames(info: GraphQLResolveInfo): Set<string> {
+  const names = new Set<string>();
+  const walk = (set: SelectionSetNode | undefined) => {
+    for (const sel of set?.selections ?? []) {
+      if (sel.kind === 'Field') {
+        names.add(sel.name.value);
+        walk(sel.selectionSet);
+      } else if (sel.kind === 'InlineFragment') walk(sel.selectionSet);
+      else walk(info.fragments[sel.name.value]?.selectionSet);
+    }
+  };
+  for (const node of info.fieldNodes) walk(node.selectionSet);
+  return names;
+}
+
+/** The per-request loaders of a thread's contact, tags and unread count (a thread page primes them). */
+function contactLoader(ctx: RequestContext) {
+  return loaderFor<string, Contact | null>(ctx, 'contactById', async (ids) => {
+    const rows = await ctx.em.find(Contact, { id: { $in: [...ids] } });
+    return new Map(rows.map((c) => [c.id, c]));
+  }, null);
+}
+
+function tagsLoader(ctx: RequestContext) {
+  return loaderFor<string, Tag[]>(ctx, 'tagsByThread', (ids) => ctx.services.catalogue.tagsOf(ctx.em, ids), []);
+}
+
+function unreadLoader(ctx: RequestContext) {
+  return loaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.em, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0);
+}
+
+/** The caller's agent groups, read only when the visibility rule needs them (agents: threads of their groups). */
+async function groupsIfNeeded(ctx: RequestContext, workspaceId: string): Promise<string[]> {
+  return threadReach(ctx.principal!, workspaceId) === 'assigned' ? groupsOf(ctx) : [];
+}
 
 /** Threads, messages and assignment. Thin: arguments in, one service call, result out. */
 @Resolver(() => Thread)
@@ -36,8 +74,16 @@ export class InboxResolver {
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Thread>> {
-    return ctx.services.threads.list(ctx.em, ctx.principal!, await groupsOf(ctx), { workspaceId, filter, first, after });
+    const asked = selectedNames(info);
+    const include = { contact: asked.has('contact'), tags: asked.has('tags'), unread: asked.has('unreadCount') };
+    const page = await ctx.services.threads.list(ctx.em, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), { workspaceId, filter, first, after }, include);
+    // The page's statement read them already: the field resolvers find them in their loaders.
+    if (include.contact) for (const [id, contact] of page.contacts) contactLoader(ctx).prime(id, contact);
+    if (include.tags) for (const [id, tags] of page.tags) tagsLoader(ctx).prime(id, tags);
+    if (include.unread) for (const [id, n] of page.unread) unreadLoader(ctx).prime(id, n);
+    return page.connection;
   }
 
   @Query(() => Thread)
@@ -49,7 +95,7 @@ export class InboxResolver {
   @Query(() => UnreadCounts)
   @Auth(Permission.THREADS_READ)
   async unreadCounts(@Arg('workspaceId', () => ID) workspaceId: string, @Ctx() ctx: RequestContext): Promise<UnreadCounts> {
-    return { workspaceId, ...(await ctx.services.threads.workspaceUnread(ctx.em, ctx.principal!, await groupsOf(ctx), workspaceId)) };
+    return { workspaceId, ...(await ctx.services.threads.workspaceUnread(ctx.em, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), workspaceId)) };
   }
 
   @Mutation(() => Message, { description: 'Sends a reply. Opted-out contacts: OPTED_OUT, nothing sent. A retried idempotencyKey sends once.' })
@@ -162,20 +208,17 @@ export class InboxResolver {
   @FieldResolver(() => Contact, { nullable: true })
   @Auth(Permission.CONTACTS_READ)
   contact(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<Contact | null> {
-    return loaderFor<string, Contact | null>(ctx, 'contactById', async (ids) => {
-      const rows = await ctx.em.find(Contact, { id: { $in: [...ids] } });
-      return new Map(rows.map((c) => [c.id, c]));
-    }, null).load(thread.contactId);
+    return contactLoader(ctx).load(thread.contactId);
   }
 
   @FieldResolver(() => [Tag])
   tags(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<Tag[]> {
-    return loaderFor<string, Tag[]>(ctx, 'tagsByThread', (ids) => ctx.services.catalogue.tagsOf(ctx.em, ids), []).load(thread.id);
+    return tagsLoader(ctx).load(thread.id);
   }
 
   @FieldResolver(() => Int, { description: "Inbound messages the viewer has not read." })
   unreadCount(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<number> {
-    return loaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.em, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0).load(thread.id);
+    return unreadLoader(ctx).load(thread.id);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'The latest message, shortened (hidden from viewers).' })
@@ -193,7 +236,7 @@ export class InboxResolver {
   ): Promise<Connection<Message>> {
     if (first !== null && (first < 1 || first > 100)) throw badInput('first must be 1..100', { field: 'first' });
     ctx.services.readAudit.record(ctx.principal, ReadAction.THREAD_MESSAGES, 'Thread', thread.id, thread.workspaceId);
-    if (after) return ctx.services.threads.messages(ctx.em, thread.id, { first, after });
+    if (after) return ctx.services.threads.messages(ctx.em, ctx.principal!.organizationId, thread.id, { first, after });
     // First pages of every thread in the list come from one query.
     return loaderFor<string, Connection<Message>>(
       ctx,

@@ -270,3 +270,151 @@ export async function writeReceipts(
     params,
   });
 }
+
+// ------------------------------------------------------------------ inbound messages
+
+/**
+ * The first statement of an inbound message: an earlier copy of this delivery (by external id), or else the
+ * workspace's contact for the phone, inserted when new and locked either way (ON CONFLICT DO UPDATE takes
+ * the row lock even when a concurrent first message inserted it: the loser waits and gets the winner's
+ * row). The update writes the phone it already has: no column changes. One round trip.
+ */
+export async function lockInboundContact(
+  tx: EntityManager,
+  args: { organizationId: string; workspaceId: string; phone: string; externalId: string | null },
+): Promise<{ existing_id: string | null; contact_id: string | null; created: boolean }> {
+  const rows = await tx.getConnection().execute<Array<{ existing_id: string | null; contact_id: string | null; created: boolean | null }>>(
+    `with e as (select m.id from messages m where ?::varchar is not null and m.organization_id = ? and m.workspace_id = ? and m.external_id = ?),
+          c as (insert into contacts (id, organization_id, workspace_id, phone, created_at, updated_at)
+                select gen_random_uuid(), ?, ?, ?, now(), now() where not exists (select 1 from e)
+                on conflict (organization_id, workspace_id, phone) where merged_into_id is null do update set phone = excluded.phone
+                returning id, (xmax = 0) as created)
+     select (select id from e) as existing_id, (select id from c) as contact_id, coalesce((select created from c), false) as created`,
+    [args.externalId, args.organizationId, args.workspaceId, args.externalId, args.organizationId, args.workspaceId, args.phone],
+    'all',
+    tx.getTransactionContext(),
+  );
+  const r = rows[0]!;
+  return { existing_id: r.existing_id, contact_id: r.contact_id, created: !!r.created };
+}
+
+export interface OptOutRow {
+  id: string;
+  workspace_id: string | null;
+  until: string | null;
+  created_at: string;
+}
+
+/** What an inbound message reads once its contact is locked: its open thread (locked), settings, opt-outs, rules. */
+export interface InboundTarget {
+  id: string | null;
+  status: ThreadStatus | null;
+  archived: boolean | null;
+  assignee_user_id: string | null;
+  assignee_group_id: string | null;
+  campaign_id: string | null;
+  first_response_at: Date | null;
+  snoozed_until: Date | null;
+  has_settings: boolean;
+  time_zone: string | null;
+  weekly_hours: Record<string, Array<[string, string]>> | null;
+  auto_response: string | null;
+  greeting: string | null;
+  opt_out_reply: string | null;
+  opt_in_reply: string | null;
+  /** Unreversed opt-outs of the phone here or organization-wide, oldest first (activity is checked by the caller). */
+  opt_outs: OptOutRow[];
+  /** An auto-response with the workspace's text went to this thread since `quietSince`. */
+  recent_auto: boolean;
+  rules: KeywordRuleRow[];
+}
+
+/**
+ * The second statement, after the contact lock (a new snapshot: a concurrent first message's thread and a
+ * concurrent STOP's opt-out are seen): the contact's latest unarchived thread, locked (FOR UPDATE, as the
+ * entity path), the workspace's settings, the phone's unreversed opt-outs, whether the auto-response went
+ * out recently and the active keyword rules. One round trip.
+ */
+export async function readInboundTarget(
+  tx: EntityManager,
+  args: { organizationId: string; workspaceId: string; contactId: string; phone: string; quietSince: Date; lookForThread: boolean },
+): Promise<InboundTarget> {
+  const rows = await tx.getConnection().execute<InboundTarget[]>(
+    `select t.id, t.status, t.archived, t.assignee_user_id, t.assignee_group_id, t.campaign_id, t.first_response_at, t.snoozed_until,
+            s.id is not null as has_settings, s.time_zone, s.weekly_hours, s.auto_response, s.greeting, s.opt_out_reply, s.opt_in_reply,
+            (select coalesce(json_agg(json_build_object('id', o.id, 'workspace_id', o.workspace_id, 'until', o.until, 'created_at', o.created_at) order by o.created_at, o.id), '[]'::json)
+               from opt_outs o where o.organization_id = ? and o.address = ? and (o.workspace_id = ? or o.workspace_id is null) and o.reversed_at is null) as opt_outs,
+            (s.auto_response is not null and t.id is not null and exists (
+               select 1 from messages m where m.organization_id = ? and m.thread_id = t.id and m.automated and m.body = s.auto_response and m.created_at > ?)) as recent_auto,
+            (select coalesce(json_agg(json_build_object('id', r.id, 'phrases', r.phrases) order by r.id), '[]'::json)
+               from keyword_rules r where r.organization_id = ? and r.workspace_id = ? and r.active) as rules
+       from (select 1) one
+       left join lateral (
+         select t.* from threads t where ?::boolean and t.organization_id = ? and t.contact_id = ? and t.archived = false
+          order by t.last_activity_at desc limit 1 for update) t on true
+       left join workspace_settings s on s.organization_id = ? and s.workspace_id = ?`,
+    [
+      args.organizationId, args.phone, args.workspaceId,
+      args.organizationId, args.quietSince,
+      args.organizationId, args.workspaceId,
+      args.lookForThread, args.organizationId, args.contactId,
+      args.organizationId, args.workspaceId,
+    ],
+    'all',
+    tx.getTransactionContext(),
+  );
+  return rows[0]!;
+}
+
+export interface InboundWrite {
+  organizationId: string;
+  workspaceId: string;
+  /** A new thread is inserted; otherwise these columns are updated. */
+  thread: { id: string; isNew: boolean; contactId: string; createdAt: Date; lastInboundAt: Date } & ThreadChange;
+  /** The inbound message first, then the automatic replies. */
+  messages: MessageRow[];
+  optOut: { insert: { id: string; address: string; reason: string; createdAt: Date } } | { reverse: { id: string; reversedAt: Date; reversedById: string | null } } | null;
+  audits: Array<{ actor: Actor; entry: AuditInput }>;
+  alerts: AlertRow[];
+  events: NewEvent[];
+}
+
+/** One statement: the thread (inserted or updated), the messages, the opt-out change, audit rows, alerts, events. */
+export async function writeInbound(tx: EntityManager, w: InboundWrite): Promise<void> {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const t = w.thread;
+  if (t.isNew) {
+    parts.push(`t as (insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, snoozed_until, archived, needs_response, last_activity_at, last_inbound_at, first_response_at, last_message_preview)
+      values (?, ?, ?, ?, ?, ?::thread_status, ?, false, ?, ?, ?, ?, ?))`);
+    params.push(t.id, t.createdAt, w.organizationId, w.workspaceId, t.contactId, t.status, t.snoozedUntil, t.needsResponse, t.lastActivityAt, t.lastInboundAt, t.firstResponseAt, t.lastMessagePreview);
+  } else {
+    parts.push(`t as (update threads set last_activity_at = ?, last_message_preview = ?, last_inbound_at = ?, needs_response = ?, status = ?::thread_status, snoozed_until = ?
+      where organization_id = ? and id = ?)`);
+    params.push(t.lastActivityAt, t.lastMessagePreview, t.lastInboundAt, t.needsResponse, t.status, t.snoozedUntil, w.organizationId, t.id);
+  }
+  parts.push(`m as (insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, author_id, automated, idempotency_key, external_id)
+    values ${w.messages.map(() => '(?, ?, ?, ?, ?, ?::message_direction, ?, ?::delivery_status, ?, ?, ?, ?)').join(', ')})`);
+  for (const m of w.messages) params.push(m.id, m.createdAt, m.organizationId, m.workspaceId, m.threadId, m.direction, m.body, m.status, m.authorId, m.automated, m.idempotencyKey, m.externalId);
+  if (w.optOut && 'insert' in w.optOut) {
+    const o = w.optOut.insert;
+    parts.push(`o as (insert into opt_outs (id, created_at, organization_id, workspace_id, address, source, until, reason, created_by_id, reversed_at, reversed_by_id)
+      values (?, ?, ?, ?, ?, 'KEYWORD'::opt_out_source, null, ?, null, null, null))`);
+    params.push(o.id, o.createdAt, w.organizationId, w.workspaceId, o.address, o.reason);
+  } else if (w.optOut) {
+    const o = w.optOut.reverse;
+    parts.push(`o as (update opt_outs set reversed_at = ?, reversed_by_id = ? where organization_id = ? and id = ?)`);
+    params.push(o.reversedAt, o.reversedById, w.organizationId, o.id);
+  }
+  parts.push(`a as (insert into audit_log (id, created_at, organization_id, workspace_id, actor_user_id, actor_api_key_id, action, target_type, target_id, before, after)
+    values ${w.audits.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb)').join(', ')})`);
+  for (const { actor, entry } of w.audits) {
+    params.push(randomUUID(), new Date(), actor.organizationId, entry.workspaceId ?? null, actor.userId, actor.apiKeyId ?? null, entry.action, entry.targetType, entry.targetId, jsonOrNull(entry.before), jsonOrNull(entry.after));
+  }
+  if (w.alerts.length) {
+    const m = w.messages[0]!;
+    parts.push(`ka as (insert into keyword_alerts (id, created_at, organization_id, workspace_id, rule_id, message_id, thread_id, matched) values ${w.alerts.map(() => '(?, now(), ?, ?, ?, ?, ?, ?)').join(', ')})`);
+    for (const a of w.alerts) params.push(a.id, w.organizationId, w.workspaceId, a.ruleId, m.id, m.threadId, a.matched);
+  }
+  await appendEvents(tx, w.events, { sql: `with ${parts.join(',\n')}`, params });
+}

@@ -8,28 +8,33 @@ import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../observability/logger';
 import { actorOf, audit } from '../identity';
 import { Organization, Workspace } from '../identity';
-import { normalizePhone } from './addresses';
+import { normalizeAddress, normalizePhone } from './addresses';
 import type { ChannelProvider } from './channel';
-import { DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, KeywordAlert, KeywordRule, Template, WorkspaceSettings } from './catalogue.entity';
+import { DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, KeywordAlert, KeywordRule, Template } from './catalogue.entity';
 import { Contact, OptOutSource } from './contact.entity';
 import type { ContactService } from './contacts.service';
 import { isOpenAt, isStartMessage, isStopMessage, matchPhrase, renderTemplate } from './rules';
 import { emitAlerts, emitThreadEvent, EventType, messageState } from './events';
 import { AssignmentEvent, DeliveryStatus, Message, MessageDirection, Note, Thread, ThreadStatus } from './thread.entity';
 import { readsEveryThread } from './thread-policy';
+import { messageFromRow } from './list-rows';
 import { User } from '../identity';
 import { TENANT_FILTER, type TenantFilterArgs } from '../../db/tenant';
 import type { NewEvent } from '../../realtime';
 import {
   alertEvent,
   compiledRules,
+  lockInboundContact,
   lockReceiptTargets,
   lockSendTarget,
   matchRules,
   messageEvent,
+  readInboundTarget,
   threadStateOf,
+  writeInbound,
   writeMessage,
   writeReceipts,
+  type InboundWrite,
   type MessageRow,
   type ReceiptTarget,
   type ThreadChange,
@@ -58,6 +63,27 @@ export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): 
   if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
   if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
   return [receipt];
+}
+
+/** A message row just written by hand as a plain Message (not managed: the inbound path never flushes it). */
+function plainMessage(m: MessageRow): Message {
+  return messageFromRow({
+    id: m.id,
+    created_at: m.createdAt,
+    organization_id: m.organizationId,
+    workspace_id: m.workspaceId,
+    thread_id: m.threadId,
+    direction: m.direction as MessageDirection,
+    body: m.body,
+    status: m.status,
+    status_updated_at: null,
+    error: null,
+    author_id: m.authorId,
+    automated: m.automated,
+    idempotency_key: m.idempotencyKey,
+    provider_message_id: null,
+    external_id: m.externalId,
+  });
 }
 
 /** A unique rule refused a write, from an entity flush or from a hand-written statement (SQLSTATE 23505). */
@@ -93,10 +119,6 @@ export class MessagingService {
     private readonly provider: ChannelProvider,
     private readonly logger: Logger,
   ) {}
-
-  private async settings(em: EntityManager, workspaceId: string): Promise<WorkspaceSettings | null> {
-    return em.findOne(WorkspaceSettings, { workspace: workspaceId });
-  }
 
   /** Keyword rules of the workspace matched against a message; each match is an alert in the same transaction. */
   private async scanKeywords(em: EntityManager, message: Message, thread: Thread): Promise<KeywordAlert[]> {
@@ -316,6 +338,14 @@ export class MessagingService {
     return (await this.ingestWithOutcome(em, actor, input)).message;
   }
 
+  /**
+   * The inbound path, as lean as a send (message-writes.ts): one transaction of three statements. The first
+   * finds an earlier copy of the delivery (by external id) or upserts and locks the contact; the second,
+   * after that lock, locks the contact's latest open thread and reads the settings, the opt-outs, the recent
+   * auto-response and the keyword rules; the third writes the thread, the message and its automatic replies,
+   * the opt-out change of a STOP/START, the audit rows, keyword alerts and the events. What is written is
+   * what the entity path wrote, in the same order of events.
+   */
   async ingestWithOutcome(
     em: EntityManager,
     actor: { organizationId: string; principal: Principal | null },
@@ -325,74 +355,130 @@ export class MessagingService {
     if (!from) throw badInput('from is not a valid phone number', { field: 'from' });
     const body = checkBody(input.body);
     const externalId = input.externalId ? String(input.externalId).slice(0, 200) : null;
-    if (externalId) {
-      const stored = await em.findOne(Message, { workspace: input.workspaceId, externalId });
-      if (stored) return { message: stored, duplicate: true };
-    }
-    let replies: Message[] = [];
-    let message: Message;
+    const organizationId = actor.organizationId;
+    const workspaceId = input.workspaceId;
+    let outcome: { existing: string } | { message: Message; replies: Message[] };
     try {
-      ({ message, replies } = await em.transactional(async (tx) => {
+      outcome = await em.transactional(async (tx) => {
+        const contact = await lockInboundContact(tx, { organizationId, workspaceId, phone: from, externalId });
+        if (contact.existing_id) return { existing: contact.existing_id };
+        if (!contact.contact_id) throw new Error('inbound contact upsert returned no row');
         const now = this.clock.now();
-        const organization = tx.getReference(Organization, actor.organizationId);
-        const workspace = tx.getReference(Workspace, input.workspaceId);
-        // The contact row, created if new and locked: concurrent first messages from one number (on any
-        // process) make one contact, and then find one open thread, in turn.
-        const { contact, created: firstContact } = await this.lockContact(tx, actor.organizationId, input.workspaceId, from);
-        let thread = firstContact ? null : await tx.findOne(Thread, { contact, archived: false }, { orderBy: { lastActivityAt: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE });
-        const newThread = !thread;
-        thread ??= tx.create(Thread, { organization, workspace, contact, lastActivityAt: now });
-        const m = tx.create(Message, { organization, workspace, thread, direction: MessageDirection.INBOUND, body, status: DeliveryStatus.RECEIVED, externalId, createdAt: now } as never);
-        this.touch(thread, m);
-        thread.lastInboundAt = now;
-        thread.needsResponse = true;
-        if (thread.status !== ThreadStatus.OPEN) {
-          thread.status = ThreadStatus.OPEN;
-          thread.snoozedUntil = null;
-        }
-        const alerts = await this.scanKeywords(tx, m, thread);
-        const settings = (await this.settings(tx, input.workspaceId)) ?? DEFAULT_SETTINGS;
-        const out: Message[] = [];
-        if (isStopMessage(body)) {
-          await this.contacts.optOut(tx, actor, { workspaceId: input.workspaceId, address: from, reason: `Replied "${body.slice(0, 40)}"`, source: OptOutSource.KEYWORD });
-          thread.needsResponse = false;
-          if (settings.optOutReply) out.push(this.outbound(tx, thread, settings.optOutReply, { automated: true }));
-        } else if (isStartMessage(body)) {
-          const active = await this.contacts.activeOptOut(tx, input.workspaceId, from);
-          if (active && active.workspaceId !== null) {
-            await this.contacts.reverse(tx, actor.principal, actor.organizationId, active);
-            thread.needsResponse = false;
-            if (settings.optInReply) out.push(this.outbound(tx, thread, settings.optInReply, { automated: true }));
-          }
-        } else if (!(await this.contacts.activeOptOut(tx, input.workspaceId, from))) {
-          if (firstContact && settings.greeting) out.push(this.outbound(tx, thread, settings.greeting, { automated: true }));
-          if (settings.autoResponse && !isOpenAt(settings.weeklyHours, settings.timeZone, now)) {
-            const recent = await tx.count(Message, { thread, automated: true, body: settings.autoResponse, createdAt: { $gt: new Date(now.getTime() - AUTO_RESPONSE_QUIET_MS) } });
-            if (!recent) out.push(this.outbound(tx, thread, settings.autoResponse, { automated: true }));
-          }
-        }
-        audit(tx, actor.principal ? actorOf(actor.principal) : { organizationId: actor.organizationId, userId: null }, {
-          action: 'message.receive',
-          targetType: 'Message',
-          targetId: m.id,
-          workspaceId: input.workspaceId,
-          after: { threadId: thread.id, from },
+        const target = await readInboundTarget(tx, {
+          organizationId,
+          workspaceId,
+          contactId: contact.contact_id,
+          phone: from,
+          quietSince: new Date(now.getTime() - AUTO_RESPONSE_QUIET_MS),
+          lookForThread: !contact.created,
         });
-        await emitThreadEvent(tx, newThread ? EventType.THREAD_CREATED : EventType.MESSAGE_ADDED, thread, { message: messageState(m) });
-        for (const reply of out) await emitThreadEvent(tx, EventType.MESSAGE_ADDED, thread, { message: messageState(reply) });
-        await emitAlerts(tx, thread, alerts);
-        return { message: m, replies: out };
-      }));
+        const settings = target.has_settings
+          ? { timeZone: target.time_zone ?? 'UTC', weeklyHours: target.weekly_hours, autoResponse: target.auto_response, greeting: target.greeting, optOutReply: target.opt_out_reply, optInReply: target.opt_in_reply }
+          : DEFAULT_SETTINGS;
+        const newThread = !target.id;
+        const threadId = target.id ?? randomUUID();
+        const inbound: MessageRow = {
+          id: randomUUID(),
+          organizationId,
+          workspaceId,
+          threadId,
+          direction: MessageDirection.INBOUND,
+          body,
+          status: DeliveryStatus.RECEIVED,
+          authorId: null,
+          automated: false,
+          idempotencyKey: null,
+          externalId,
+          createdAt: now,
+        };
+        const reopened = !newThread && target.status !== ThreadStatus.OPEN;
+        const thread = {
+          id: threadId,
+          isNew: newThread,
+          contactId: contact.contact_id,
+          createdAt: new Date(),
+          lastInboundAt: now,
+          lastActivityAt: now,
+          lastMessagePreview: body.slice(0, 160),
+          needsResponse: true,
+          firstResponseAt: target.first_response_at,
+          status: ThreadStatus.OPEN,
+          // A closed or snoozed thread reopens (and its snooze ends); an open one keeps what it has.
+          snoozedUntil: newThread || reopened ? null : target.snoozed_until,
+        } as InboundWrite['thread'];
+        const systemActor = actor.principal ? actorOf(actor.principal) : { organizationId, userId: null };
+        const audits: InboundWrite['audits'] = [];
+        let optOut: InboundWrite['optOut'] = null;
+        const activeOptOuts = target.opt_outs.filter((o) => !o.until || new Date(o.until).getTime() > now.getTime());
+        const replies: MessageRow[] = [];
+        const reply = (text: string) => {
+          const at = this.clock.now();
+          replies.push({ id: randomUUID(), organizationId, workspaceId, threadId, direction: MessageDirection.OUTBOUND, body: text, status: DeliveryStatus.QUEUED, authorId: null, automated: true, idempotencyKey: null, externalId: null, createdAt: at });
+          thread.lastActivityAt = at;
+          thread.lastMessagePreview = text.slice(0, 160);
+        };
+        if (isStopMessage(body)) {
+          // As ContactService.optOut: a permanent opt-out of this workspace already active is kept as it is.
+          const address = normalizeAddress(from) ?? from;
+          const current = activeOptOuts.find((o) => o.workspace_id === workspaceId);
+          if (!(current && !current.until)) {
+            const o = { id: randomUUID(), address, reason: `Replied "${body.slice(0, 40)}"`.slice(0, 1000), createdAt: new Date() };
+            optOut = { insert: o };
+            audits.push({ actor: systemActor, entry: { action: 'optOut.create', targetType: 'OptOut', targetId: o.id, workspaceId, after: { address, until: null, reason: o.reason, source: OptOutSource.KEYWORD } } });
+          }
+          thread.needsResponse = false;
+          if (settings.optOutReply) reply(settings.optOutReply);
+        } else if (isStartMessage(body)) {
+          const active = activeOptOuts[0];
+          if (active && active.workspace_id !== null) {
+            const reversedAt = this.clock.now();
+            optOut = { reverse: { id: active.id, reversedAt, reversedById: actor.principal?.userId ?? null } };
+            audits.push({ actor: systemActor, entry: { action: 'optOut.reverse', targetType: 'OptOut', targetId: active.id, workspaceId: active.workspace_id, before: { reversedAt: null }, after: { reversedAt: reversedAt.toISOString() } } });
+            thread.needsResponse = false;
+            if (settings.optInReply) reply(settings.optInReply);
+          }
+        } else if (!activeOptOuts.length) {
+          if (contact.created && settings.greeting) reply(settings.greeting);
+          if (settings.autoResponse && !isOpenAt(settings.weeklyHours, settings.timeZone, now)) {
+            // A greeting just queued with the same text counts, as the entity path's count saw it.
+            const recent = target.recent_auto || replies.some((r) => r.body === settings.autoResponse);
+            if (!recent) reply(settings.autoResponse);
+          }
+        }
+        // The entity path flushed the message's audit entry after the opt-out's.
+        audits.push({ actor: systemActor, entry: { action: 'message.receive', targetType: 'Message', targetId: inbound.id, workspaceId, after: { threadId, from } } });
+        const state = threadStateOf(
+          { id: threadId, archived: false, assignee_user_id: target.assignee_user_id, assignee_group_id: target.assignee_group_id, campaign_id: target.campaign_id },
+          thread,
+        );
+        const alerts = matchRules(compiledRules(workspaceId, target.rules), body).map((a) => ({ id: randomUUID(), ...a }));
+        await writeInbound(tx, {
+          organizationId,
+          workspaceId,
+          thread,
+          messages: [inbound, ...replies],
+          optOut,
+          audits,
+          alerts,
+          events: [
+            messageEvent(newThread ? EventType.THREAD_CREATED : EventType.MESSAGE_ADDED, inbound, state),
+            ...replies.map((r) => messageEvent(EventType.MESSAGE_ADDED, r, state)),
+            ...alerts.map((a) => alertEvent(inbound, state, a)),
+          ],
+        });
+        return { message: plainMessage(inbound), replies: replies.map(plainMessage) };
+      });
     } catch (err) {
       // The same delivery twice at once: store it once, answer with the stored copy.
-      if (externalId && err instanceof UniqueConstraintViolationException) {
-        const stored = await em.fork().findOne(Message, { workspace: input.workspaceId, externalId });
+      if (externalId && isUniqueViolation(err)) {
+        const stored = await em.fork().findOne(Message, { workspace: workspaceId, externalId });
         if (stored) return { message: stored, duplicate: true };
       }
       throw err;
     }
-    await this.dispatch(em, replies.map((reply) => ({ message: reply, to: from })));
-    return { message, duplicate: false };
+    if ('existing' in outcome) return { message: await em.findOneOrFail(Message, { id: outcome.existing }), duplicate: true };
+    await this.dispatch(em, outcome.replies.map((reply) => ({ message: reply, to: from })));
+    return { message: outcome.message, duplicate: false };
   }
 
   /**

@@ -2,13 +2,15 @@ import { registerObjectScope } from '../../graphql/object-scope';
 import { KeywordRule, Tag, Template } from './catalogue.entity';
 import { Contact, OptOut } from './contact.entity';
 import { Thread } from './thread.entity';
-import { groupsOf, mayReadThread } from './thread-policy';
+import { groupsOf, mayReadThread, threadReach } from './thread-policy';
 
 /** Where inbox objects live. A thread the caller may not read (an agent, someone else's thread) is hidden. */
 registerObjectScope('Thread', async (ctx, id) => {
   const thread = await ctx.em.findOne(Thread, { id });
   if (!thread) return null;
-  return { workspaceIds: [thread.workspaceId], hidden: !mayReadThread(ctx.principal!, thread, await groupsOf(ctx)) };
+  // The caller's agent groups matter only to those who read the threads assigned to them.
+  const groups = threadReach(ctx.principal!, thread.workspaceId) === 'assigned' ? await groupsOf(ctx) : [];
+  return { workspaceIds: [thread.workspaceId], hidden: !mayReadThread(ctx.principal!, thread, groups) };
 });
 
 registerObjectScope('Contact', async (ctx, id) => {

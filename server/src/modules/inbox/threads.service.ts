@@ -8,6 +8,29 @@ import { actorOf, audit } from '../identity';
 import { Message, Thread, ThreadStatus } from './thread.entity';
 import { emitThreadEvent, EventType } from './events';
 import { assertMaySearchThreadsIn, threadReadableSql } from './thread-policy';
+import type { Tag } from './catalogue.entity';
+import type { Contact } from './contact.entity';
+import {
+  CONTACT_JSON,
+  contactFromRow,
+  MESSAGE_COLUMNS,
+  messageFromRow,
+  tagFromRow,
+  THREAD_COLUMNS,
+  threadFromRow,
+  type ContactRow,
+  type MessageRowOut,
+  type TagRow,
+  type ThreadRow,
+} from './list-rows';
+
+/** A thread page with what its statement also read for the page's field resolvers. */
+export interface ThreadPage {
+  connection: Connection<Thread>;
+  contacts: Map<string, Contact | null>;
+  tags: Map<string, Tag[]>;
+  unread: Map<string, number>;
+}
 
 export interface ThreadFilter {
   status?: ThreadStatus | null;
@@ -34,22 +57,48 @@ export class ThreadService {
   constructor(private readonly clock: Clock) {}
 
   /**
-   * One page of a workspace's threads, newest activity first. One SQL statement picks the ids (every filter
-   * served by an index leading with organization_id); a second loads the rows.
+   * One page of a workspace's threads, newest activity first, as one statement returning plain rows (no
+   * entity hydration): the page (every filter served by an index leading with organization_id, the
+   * visibility rule of thread-policy.ts in SQL) and, when the query asks for them, each thread's contact,
+   * tags and unread count for the viewer. The caller primes its DataLoaders with those.
    */
   async list(
     em: EntityManager,
     principal: Principal,
     groups: readonly string[],
     args: { workspaceId: string; filter?: ThreadFilter | null; first?: number | null; after?: string | null },
-  ): Promise<Connection<Thread>> {
+    include: { contact?: boolean; tags?: boolean; unread?: boolean } = {},
+  ): Promise<ThreadPage> {
     const size = pageSize(args.first);
-    const { sql, params } = this.listQuery(principal, groups, args, size);
-    const rows = await em.getConnection().execute<Array<{ id: string }>>(sql, params);
-    const threads = rows.length ? await em.find(Thread, { id: { $in: rows.map((r) => r.id) } }) : [];
-    const byId = new Map(threads.map((t) => [t.id, t]));
-    const ordered = rows.map((r) => byId.get(r.id)!).filter(Boolean);
-    return toConnection(ordered.map((t) => this.wake(t)), size, (t) => [t.lastActivityAt.toISOString(), t.id]);
+    const page = this.listQuery(principal, groups, args, size, THREAD_COLUMNS);
+    const params = [...page.params];
+    const extra: string[] = [];
+    if (include.contact) extra.push(`(select ${CONTACT_JSON} from contacts c where c.organization_id = t.organization_id and c.id = t.contact_id) as contact_json`);
+    if (include.tags) {
+      extra.push(`(select coalesce(json_agg(json_build_object('id', g.id, 'created_at', g.created_at, 'organization_id', g.organization_id, 'workspace_id', g.workspace_id,
+          'name', g.name, 'color', g.color) order by tt.created_at, tt.id), '[]'::json)
+         from thread_tags tt join tags g on g.organization_id = tt.organization_id and g.id = tt.tag_id
+        where tt.organization_id = t.organization_id and tt.thread_id = t.id) as tags_json`);
+    }
+    if (include.unread) {
+      extra.push(`(select count(*) from messages m where m.organization_id = t.organization_id and m.thread_id = t.id and m.direction = 'INBOUND'
+          and m.created_at > coalesce((select rc.read_at from read_cursors rc where rc.organization_id = t.organization_id and rc.user_id = ? and rc.thread_id = t.id), '-infinity')) as unread_n`);
+      params.push(principal.userId);
+    }
+    const rows = await em.getConnection().execute<Array<ThreadRow & { contact_json?: ContactRow | null; tags_json?: TagRow[]; unread_n?: string | number }>>(
+      `with page as (${page.sql}) select t.*${extra.map((e) => `, ${e}`).join('')} from page t order by t.last_activity_at desc, t.id desc`,
+      params,
+    );
+    const contacts = new Map<string, Contact | null>();
+    const tags = new Map<string, Tag[]>();
+    const unread = new Map<string, number>();
+    const threads = rows.map((r) => {
+      if (include.contact) contacts.set(r.contact_id, r.contact_json ? contactFromRow(r.contact_json) : null);
+      if (include.tags) tags.set(r.id, (r.tags_json ?? []).map(tagFromRow));
+      if (include.unread) unread.set(r.id, Number(r.unread_n ?? 0));
+      return this.wake(threadFromRow(r));
+    });
+    return { connection: toConnection(threads, size, (t) => [t.lastActivityAt.toISOString(), t.id]), contacts, tags, unread };
   }
 
   /** The id query of a thread page (exposed so a test can EXPLAIN every filter against a large table). */
@@ -58,6 +107,7 @@ export class ThreadService {
     groups: readonly string[],
     args: { workspaceId: string; filter?: ThreadFilter | null; after?: string | null },
     size: number,
+    columns = 't.id',
   ): { sql: string; params: unknown[] } {
     const after = decodeCursor(args.after, 2) as [string, string] | null;
     const f = args.filter ?? {};
@@ -121,7 +171,7 @@ export class ThreadService {
       params.push(after[0], after[1]);
     }
     params.push(size + 1);
-    return { sql: `select t.id from threads t where ${where.join(' and ')} order by t.last_activity_at desc, t.id desc limit ?`, params };
+    return { sql: `select ${columns} from threads t where ${where.join(' and ')} order by t.last_activity_at desc, t.id desc limit ?`, params };
   }
 
   async setStatus(
@@ -212,30 +262,39 @@ export class ThreadService {
   }
 
   /**
-   * The first page of messages of many threads in one query (a window per thread), so a thread list that
-   * shows each thread's latest messages costs one statement, not one per thread.
+   * The first page of messages of many threads in one statement (a keyset page per thread on the index
+   * (organization_id, thread_id, created_at, id)), as plain rows: a thread list that shows each thread's
+   * latest messages costs one statement, not one per thread, and no entity hydration.
    */
   async firstMessagePages(em: EntityManager, organizationId: string, threadIds: readonly string[], first: number | null): Promise<Map<string, Connection<Message>>> {
     const size = pageSize(first, 50);
-    const rows = await em.getConnection().execute<Array<{ id: string }>>(
-      `select id from (
-         select m.id, row_number() over (partition by m.thread_id order by m.created_at desc, m.id desc) as rn
-           from messages m where m.organization_id = ? and m.thread_id = any(?::uuid[])) ranked
-        where rn <= ?`,
-      [organizationId, uuidArray(threadIds), size + 1],
+    const rows = await em.getConnection().execute<MessageRowOut[]>(
+      `select m.* from unnest(?::uuid[]) as x(thread_id)
+         cross join lateral (select ${MESSAGE_COLUMNS} from messages m where m.organization_id = ? and m.thread_id = x.thread_id
+                              order by m.created_at desc, m.id desc limit ?) m
+        order by m.created_at desc, m.id desc`,
+      [uuidArray(threadIds), organizationId, size + 1],
     );
-    const messages = rows.length ? await em.find(Message, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { createdAt: 'desc', id: 'desc' } }) : [];
     const byThread = new Map<string, Message[]>(threadIds.map((id) => [id, []]));
-    for (const m of messages) byThread.get(m.threadId)?.push(m);
+    for (const r of rows) byThread.get(r.thread_id)?.push(messageFromRow(r));
     return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, (m) => [m.createdAt.toISOString(), m.id])]));
   }
 
-  async messages(em: EntityManager, threadId: string, args: { first?: number | null; after?: string | null }): Promise<Connection<Message>> {
+  /** A later page of a thread's messages (keyset), as plain rows. */
+  async messages(em: EntityManager, organizationId: string, threadId: string, args: { first?: number | null; after?: string | null }): Promise<Connection<Message>> {
     const size = pageSize(args.first, 50);
     const after = decodeCursor(args.after, 2) as [string, string] | null;
-    const where: Record<string, unknown> = { thread: threadId };
-    if (after) where.$or = [{ createdAt: { $lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { $lt: after[1] } }];
-    const rows = await em.find(Message, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: size + 1 });
-    return toConnection(rows, size, (m) => [m.createdAt.toISOString(), m.id]);
+    const params: unknown[] = [organizationId, threadId];
+    let keyset = '';
+    if (after) {
+      keyset = 'and (m.created_at, m.id) < (?::timestamptz, ?::uuid)';
+      params.push(new Date(after[0]), after[1]);
+    }
+    params.push(size + 1);
+    const rows = await em.getConnection().execute<MessageRowOut[]>(
+      `select ${MESSAGE_COLUMNS} from messages m where m.organization_id = ? and m.thread_id = ? ${keyset} order by m.created_at desc, m.id desc limit ?`,
+      params,
+    );
+    return toConnection(rows.map(messageFromRow), size, (m) => [m.createdAt.toISOString(), m.id]);
   }
 }
