@@ -214,38 +214,46 @@ export class ShortcodeWorker {
   }
 
   /**
-   * Hands committed replies to the channel. Rows are locked (SKIP LOCKED) for the calls, so two processes never
-   * hand over the same reply; a crash after a call and before the update sends again with the same message id.
+   * Hands committed replies to the channel, outside any transaction: every ORM transaction holds the
+   * event-writer lock, so a provider call inside one would hold back live delivery for everyone while the
+   * provider answers. Each reply is marked handed over after its call; a crash in between, or a second process
+   * reading the same row, hands it over again with the same message id, which the provider treats as one send.
+   * Within a process the hand-overs run one at a time (a later call waits for the one running).
    */
-  async dispatch(): Promise<number> {
-    const em = this.orm.em.fork();
+  dispatch(): Promise<number> {
+    const next = this.dispatching.catch(() => 0).then(() => this.handOver());
+    this.dispatching = next;
+    return next;
+  }
+
+  private dispatching: Promise<number> = Promise.resolve(0);
+
+  private async handOver(): Promise<number> {
+    const conn = this.orm.em.fork().getConnection();
     let sent = 0;
     for (;;) {
       if (this.stopped) return sent;
-      const n = await em.transactional(async (tx) => {
-        const run = <T>(sql: string, params: unknown[]) => tx.getConnection().execute<T[]>(sql, params, 'all', tx.getTransactionContext());
-        const rows = await run<{ id: string; organization_id: string; workspace_id: string; reply_message_id: string; body: string; phone: string }>(
-          `select h.id, h.organization_id, h.workspace_id, h.reply_message_id, m.body, c.phone
-             from shortcode_keyword_hits h
-             join messages m on m.organization_id = h.organization_id and m.id = h.reply_message_id
-             join contacts c on c.organization_id = h.organization_id and c.id = h.contact_id
-            where h.reply_message_id is not null and h.reply_sent_at is null
-            order by h.created_at limit 50 for update of h skip locked`,
-          [],
-        );
-        for (const r of rows) {
-          try {
-            const { providerMessageId } = await this.channel.send({ organizationId: r.organization_id, workspaceId: r.workspace_id, messageId: r.reply_message_id, to: r.phone, body: r.body });
-            await run(`update messages set provider_message_id = ? where organization_id = ? and id = ? and provider_message_id is null`, [providerMessageId, r.organization_id, r.reply_message_id]);
-          } catch (err) {
-            await run(`update messages set status = 'FAILED', error = ?, status_updated_at = now() where organization_id = ? and id = ?`, [(err as Error).message.slice(0, 500), r.organization_id, r.reply_message_id]);
-          }
-          await run(`update shortcode_keyword_hits set reply_sent_at = now() where organization_id = ? and id = ?`, [r.organization_id, r.id]);
+      const rows = await conn.execute<Array<{ id: string; organization_id: string; workspace_id: string; reply_message_id: string; body: string; phone: string }>>(
+        `select h.id, h.organization_id, h.workspace_id, h.reply_message_id, m.body, c.phone
+           from shortcode_keyword_hits h
+           join messages m on m.organization_id = h.organization_id and m.id = h.reply_message_id
+           join contacts c on c.organization_id = h.organization_id and c.id = h.contact_id
+          where h.reply_message_id is not null and h.reply_sent_at is null
+          order by h.created_at limit 50`,
+        [],
+      );
+      for (const r of rows) {
+        if (this.stopped) return sent;
+        try {
+          const { providerMessageId } = await this.channel.send({ organizationId: r.organization_id, workspaceId: r.workspace_id, messageId: r.reply_message_id, to: r.phone, body: r.body });
+          await conn.execute(`update messages set provider_message_id = ? where organization_id = ? and id = ? and provider_message_id is null`, [providerMessageId, r.organization_id, r.reply_message_id]);
+        } catch (err) {
+          await conn.execute(`update messages set status = 'FAILED', error = ?, status_updated_at = now() where organization_id = ? and id = ?`, [(err as Error).message.slice(0, 500), r.organization_id, r.reply_message_id]);
         }
-        return rows.length;
-      });
-      sent += n;
-      if (n < 50) return sent;
+        await conn.execute(`update shortcode_keyword_hits set reply_sent_at = now() where organization_id = ? and id = ? and reply_sent_at is null`, [r.organization_id, r.id]);
+        sent++;
+      }
+      if (rows.length < 50) return sent;
     }
   }
 }
