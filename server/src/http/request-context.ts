@@ -51,6 +51,9 @@ export async function buildContext(
     if (!principal) throw invalidCredential();
   }
   const organizationId = principal?.organizationId;
+  // The logger child and the memo are made on first use too: a socket's subscription context rarely needs them.
+  let logger: Logger | undefined;
+  let memo: Map<unknown, unknown> | undefined;
   return {
     requestId: input.requestId,
     // Made on first use: a graphql-ws subscription keeps its context for hours and usually never queries.
@@ -63,9 +66,13 @@ export async function buildContext(
     },
     principal,
     services: deps.services,
-    logger: deps.logger.child({ requestId: input.requestId }),
+    get logger(): Logger {
+      return (logger ??= deps.logger.child({ requestId: input.requestId }));
+    },
     clientAddress: input.clientAddress,
-    memo: new Map(),
+    get memo(): Map<unknown, unknown> {
+      return (memo ??= new Map());
+    },
     credential: input.credential ?? input.token ?? undefined,
     live: deps.live,
   };

@@ -16,7 +16,7 @@ import { SocketWriter } from '../realtime/delivery';
 import { DEFAULT_LIVE_LIMITS } from '../realtime/backpressure';
 import { ConnectionRegistry, type LiveConnection } from '../realtime/connections';
 import { ServerCloseCode } from '../realtime/close-codes';
-import { bindConnection } from '../realtime/live-subscription';
+import { bindConnection, groupsOfPrincipal } from '../realtime/live-subscription';
 import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
 
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
@@ -27,6 +27,8 @@ export const MAX_WS_MESSAGES_PER_SECOND = 50;
 /** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
 const DOCUMENT_CACHE_SIZE = 1_000;
 const MAX_CACHED_QUERY_LENGTH = 10_000;
+/** modules/inbox/thread-policy.ts `groupsOf`'s memo key (tests/realtime/session-principal.test.ts checks it is used). */
+const GROUPS_MEMO_KEY = 'inbox:myGroups';
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
 export type SocketExtra = {
@@ -237,7 +239,12 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           principal: connection ? connection.principal : (ctx.extra.principal ?? null),
           credential: ctx.extra.token,
         });
-        if (connection) bindConnection(context, connection);
+        if (connection) {
+          bindConnection(context, connection);
+          // The socket's agent groups, loaded once per principal (a group change replaces the principal) instead
+          // of once per operation: seeded under the key the inbox's groupsOf memoises them with.
+          if (context.principal) context.memo.set(GROUPS_MEMO_KEY, groupsOfPrincipal(opts.orm, context.principal));
+        }
         bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult });
         return context;
       },

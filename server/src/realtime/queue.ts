@@ -1,3 +1,5 @@
+const always = (): boolean => true;
+
 /** A push queue exposed as an async iterator: what a subscription hands to graphql-ws. */
 export class PushQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
@@ -8,15 +10,16 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   /** When set, items go straight here (synchronously) instead of waiting for `next()`: see shared-execution.ts. */
   private sink: ((item: T) => void) | null = null;
   /** Whether the sink can take more now (a replay is fed at the socket's pace, not all at once). */
-  private ready: () => boolean = () => true;
+  private ready: () => boolean = always;
   /** Items that were queued before the sink was set (a replay) and are still being fed to it. */
   private backlog = 0;
   private feeding: NodeJS.Timeout | null = null;
 
-  constructor(private readonly onClose: () => void) {}
+  /** `owner.closed()` runs once when the stream ends (an object, not a closure: one less allocation per subscription). */
+  constructor(private readonly owner: { closed(): void }) {}
 
   /** Hands every later item (and those already queued) to `sink` as it is pushed; `next()` then only reports the end. */
-  drainTo(sink: (item: T) => void, ready: () => boolean = () => true): void {
+  drainTo(sink: (item: T) => void, ready: () => boolean = always): void {
     this.sink = sink;
     this.ready = ready;
     this.backlog = this.items.length;
@@ -75,7 +78,7 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
       this.items.length = 0;
       this.backlog = 0;
     }
-    this.onClose();
+    this.owner.closed();
     for (const w of this.waiting.splice(0)) {
       if (this.error) w.reject(this.error);
       else w.resolve({ value: undefined as never, done: true });
