@@ -65,7 +65,18 @@ export interface LiveSpec {
  * (every later event is buffered meanwhile). It replays or computes initial state and returns which of the
  * events delivered after H are already reflected in that state (they are skipped).
  */
-export type Start = (head: { xid: string; id: string }, fork: () => EntityManager) => Promise<(event: LoggedEvent) => boolean>;
+export type Start = (head: { xid: string; id: string }, fork: () => EntityManager) => Promise<Started>;
+
+/**
+ * What a start returns: which later events its state already reflects, and, for a replay longer than a page,
+ * how to read the rest: `more()` queues the next page (pushReplay) and says whether another remains. Pages are
+ * read as the socket takes the previous one, so a long backlog is never held in memory at once; live events
+ * wait (bounded) until the replay is done.
+ */
+export type Started = ((event: LoggedEvent) => boolean) | { reflected: (event: LoggedEvent) => boolean; more: () => Promise<boolean> };
+
+/** A replay's next page is read once fewer than this many replayed items wait for the socket. */
+export const REPLAY_LOW_WATER = 100;
 
 /**
  * Agent groups per principal object: every subscription of a session's sockets shares one load (the registry
@@ -137,7 +148,13 @@ export class LiveSubscription<T> implements ConnectionMember, LiveSubscriber {
     try {
       // An EntityManager only if the start reads (a replay, a snapshot), and only for the start: not kept.
       const organizationId = this.principal.organizationId;
-      this.reflected = await start(head, () => tenantFork(this.deps.orm, organizationId));
+      const started = await start(head, () => tenantFork(this.deps.orm, organizationId));
+      if (typeof started === 'function') this.reflected = started;
+      else {
+        this.reflected = started.reflected;
+        void this.replayRest(started.more);
+        return this.queue;
+      }
     } catch (err) {
       this.endReason = 'error';
       this.queue.end();
@@ -146,6 +163,28 @@ export class LiveSubscription<T> implements ConnectionMember, LiveSubscriber {
     this.started = true;
     this.drain();
     return this.queue;
+  }
+
+  /** Reads the rest of a replay a page at a time, as the socket takes them; then goes live. */
+  private async replayRest(more: () => Promise<boolean>): Promise<void> {
+    try {
+      for (;;) {
+        await this.queue.whenBelow(REPLAY_LOW_WATER);
+        if (this.queue.ended) return;
+        if (!(await more())) break;
+      }
+    } catch {
+      this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not read the event log; resubscribe from your last cursor'), 'error');
+      return;
+    }
+    if (this.queue.ended) return;
+    this.started = true;
+    this.drain();
+  }
+
+  /** Queues a page of a replay (read with `more`, see Started). */
+  pushReplay(items: readonly T[]): void {
+    this.queue.pushReplay(items);
   }
 
   /** Runs when the subscription ends, for whatever reason. */

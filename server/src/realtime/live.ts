@@ -89,22 +89,33 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
         throw liveError(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
       }
       // Exactly (after, H]: the hub has passed every one of them, so they are committed; later ones arrive live.
+      // The first page is read here; the rest a page at a time as the socket takes them (LiveSubscription).
       let last = decoded;
-      for (;;) {
-        const batch = await readRange(em, last, head, REPLAY_PAGE, { organizationId: sub.principal.organizationId, workspaceIds: spec.workspaceIds });
+      const scope = { organizationId: sub.principal.organizationId, workspaceIds: spec.workspaceIds };
+      const page = async (): Promise<boolean> => {
+        const batch = await readRange(em, last, head, REPLAY_PAGE, scope);
+        const accepted: LoggedEvent[] = [];
         for (const event of batch) {
           last = event;
-          if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
+          if (spec.accept(event, sub.principal, sub.groups)) accepted.push(event);
         }
-        if (batch.length < REPLAY_PAGE) break;
-      }
-      if (compareCursor(decoded, head) > 0) from = decoded;
+        sub.pushReplay(accepted);
+        return batch.length === REPLAY_PAGE;
+      };
+      const more = await page();
+      const reflected = reflectedUpTo(compareCursor(decoded, head) > 0 ? decoded : head);
+      return more ? { reflected, more: page } : reflected;
     } else {
       // From now: events already committed when subscribing (up to the safe line) are not sent.
       const now = await sharedSafeHead(deps.orm);
       if (compareCursor(now, head) > 0) from = now;
     }
-    const upTo = { xid: from.xid, id: from.id };
-    return (event) => compareCursor(event, upTo) <= 0;
+    return reflectedUpTo(from);
   });
+}
+
+/** Events at or before `from` are already in the stream (replayed, or committed before subscribing). */
+function reflectedUpTo(from: { xid: string; id: string }): (event: LoggedEvent) => boolean {
+  const upTo = { xid: from.xid, id: from.id };
+  return (event) => compareCursor(event, upTo) <= 0;
 }
