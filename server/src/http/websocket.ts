@@ -17,7 +17,7 @@ import { DEFAULT_LIVE_LIMITS } from '../realtime/backpressure';
 import { ConnectionRegistry, type LiveConnection } from '../realtime/connections';
 import { ServerCloseCode } from '../realtime/close-codes';
 import { bindConnection, groupsOfPrincipal } from '../realtime/live-subscription';
-import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
+import { bearerToken, buildContext, releaseRequestState, type ContextDeps } from './request-context';
 
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
 /** Largest frame a client may send. */
@@ -185,6 +185,8 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       onConnect: async (ctx) => {
         const req = ctx.extra.request;
         ctx.extra.clientAddress = req.socket.remoteAddress ?? 'unknown';
+        // The upgrade request (its headers, its parser state) is not needed for the socket's life: not kept.
+        (ctx.extra as { request?: unknown }).request = undefined;
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
           // Anonymous sockets are allowed; every operation is still checked by @auth like over HTTP.
@@ -233,7 +235,6 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       context: async (ctx, id) => {
         const connection = ctx.extra.connection;
         const context = await buildContext(opts, {
-          requestId: requestIdFrom(undefined),
           clientAddress: ctx.extra.clientAddress ?? 'unknown',
           token: null,
           principal: connection ? connection.principal : (ctx.extra.principal ?? null),
@@ -245,7 +246,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
           // of once per operation: seeded under the key the inbox's groupsOf memoises them with.
           if (context.principal) context.memo.set(GROUPS_MEMO_KEY, groupsOfPrincipal(opts.orm, context.principal));
         }
-        bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult });
+        bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult, release: () => releaseRequestState(context) });
         return context;
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),

@@ -117,5 +117,12 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
 /** Events at or before `from` are already in the stream (replayed, or committed before subscribing). */
 function reflectedUpTo(from: { xid: string; id: string }): (event: LoggedEvent) => boolean {
   const upTo = { xid: from.xid, id: from.id };
-  return (event) => compareCursor(event, upTo) <= 0;
+  // The hub hands events over in cursor order: once one is past `from`, every later one is.
+  let passed = false;
+  return (event) => {
+    if (passed) return false;
+    if (compareCursor(event, upTo) <= 0) return true;
+    passed = true;
+    return false;
+  };
 }
