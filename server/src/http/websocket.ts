@@ -27,7 +27,7 @@ export const MAX_WS_MESSAGES_PER_SECOND = 50;
 /** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
 const DOCUMENT_CACHE_SIZE = 1_000;
 const MAX_CACHED_QUERY_LENGTH = 10_000;
-/** modules/inbox/thread-policy.ts `groupsOf`'s memo key (tests/realtime/session-principal.test.ts checks it is used). */
+/** modules/inbox/thread-policy.ts `groupsOf`'s memo key (tests/realtime/subscribe-cost.test.ts checks it is used). */
 const GROUPS_MEMO_KEY = 'inbox:myGroups';
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
