@@ -90,10 +90,18 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       const finished = new Promise<void>((resolve) => {
         round = { marker: command.marker, t0: performance.now(), received, done: resolve };
       });
-      const res = await fetch(command.trigger.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(command.trigger.token ? { authorization: `Bearer ${command.trigger.token}` } : {}) },
-        body: command.trigger.body,
+      const send = () =>
+        fetch(command.trigger.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(command.trigger.token ? { authorization: `Bearer ${command.trigger.token}` } : {}) },
+          body: command.trigger.body,
+        });
+      // One retry when the request could not be made at all (a refused or reset connection on a loaded machine);
+      // the round's clock still starts at the first attempt, and a marker received twice counts once.
+      const res = await send().catch(async (err: Error & { cause?: Error }) => {
+        process.stderr.write(`load client: trigger failed (${err.cause?.message ?? err.message}); retrying once\n`);
+        await new Promise((r) => setTimeout(r, 1_000));
+        return send();
       });
       const text = await res.text();
       if (!res.ok || text.includes('"errors"')) throw new Error(`trigger failed: ${res.status} ${text.slice(0, 300)}`);
@@ -112,7 +120,7 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
 process.on('message', (command: ClientCommand) => {
   handle(command).then(
     (reply) => process.send!(reply),
-    (err: Error) => process.send!({ ok: false, error: err.message } satisfies ClientReply),
+    (err: Error & { cause?: Error }) => process.send!({ ok: false, error: err.cause ? `${err.message}: ${err.cause.message}` : err.message } satisfies ClientReply),
   );
 });
 process.on('disconnect', () => process.exit(0));

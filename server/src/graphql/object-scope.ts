@@ -22,12 +22,49 @@ export function registerObjectScope(name: string, loader: ObjectScopeLoader): vo
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Reads in flight per principal object and (object, id). Every socket of a session shares one Principal
+ * (realtime/connections.ts), so 10k sockets subscribing to one thread ask the same question at once: callers
+ * that ask while a read is running share the next read (one that starts after they asked, so none gets an
+ * answer older than its question). Nothing is kept once no read is running.
+ */
+const inFlight = new WeakMap<object, Map<string, { running: Promise<ObjectScope | null> | null; queued: Promise<ObjectScope | null> | null }>>();
+
 export async function loadObjectScope(name: string, ctx: RequestContext, id: unknown): Promise<ObjectScope | null> {
   const loader = loaders.get(name);
   if (!loader) throw new Error(`no object scope registered for ${name}`);
   // A malformed id names nothing; Postgres would otherwise reject it as a uuid.
   if (typeof id !== 'string' || !UUID.test(id)) return null;
-  return loader(ctx, id);
+  const principal = ctx.principal;
+  if (!principal) return loader(ctx, id);
+  let reads = inFlight.get(principal);
+  if (!reads) inFlight.set(principal, (reads = new Map()));
+  const key = `${name}:${id}`;
+  let entry = reads.get(key);
+  if (!entry) reads.set(key, (entry = { running: null, queued: null }));
+  const slot = entry;
+  const table = reads;
+  const start = (): Promise<ObjectScope | null> => {
+    const read = loader(ctx, id);
+    slot.running = read;
+    const settle = () => {
+      if (slot.running === read) slot.running = null;
+      if (!slot.running && !slot.queued && table.get(key) === slot) table.delete(key);
+    };
+    read.then(settle, settle);
+    return read;
+  };
+  if (!slot.running) return start();
+  slot.queued ??= slot.running
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(() => {
+      slot.queued = null;
+      return start();
+    });
+  return slot.queued;
 }
 
 export function isUuid(id: unknown): id is string {

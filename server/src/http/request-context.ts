@@ -41,7 +41,8 @@ export function requestIdFrom(header: unknown): string {
  */
 export async function buildContext(
   deps: ContextDeps,
-  input: { requestId: string; clientAddress: string; token: string | null; principal?: Principal | null; credential?: string },
+  /** requestId omitted: made on first read (a socket operation rarely logs, and a fresh UUID is a 17-part string). */
+  input: { requestId?: string; clientAddress: string; token: string | null; principal?: Principal | null; credential?: string },
 ): Promise<RequestContext> {
   let em: EntityManager | undefined;
   let principal = input.principal ?? null;
@@ -51,8 +52,14 @@ export async function buildContext(
     if (!principal) throw invalidCredential();
   }
   const organizationId = principal?.organizationId;
-  return {
-    requestId: input.requestId,
+  // The logger child and the memo are made on first use too: a socket's subscription context rarely needs them.
+  let logger: Logger | undefined;
+  let memo: Map<unknown, unknown> | undefined;
+  let requestId = input.requestId;
+  const context: RequestContext = {
+    get requestId(): string {
+      return (requestId ??= requestIdFrom(undefined));
+    },
     // Made on first use: a graphql-ws subscription keeps its context for hours and usually never queries.
     get em(): EntityManager {
       if (!em) {
@@ -63,10 +70,31 @@ export async function buildContext(
     },
     principal,
     services: deps.services,
-    logger: deps.logger.child({ requestId: input.requestId }),
+    get logger(): Logger {
+      return (logger ??= deps.logger.child({ requestId: context.requestId }));
+    },
     clientAddress: input.clientAddress,
-    memo: new Map(),
+    get memo(): Map<unknown, unknown> {
+      return (memo ??= new Map());
+    },
     credential: input.credential ?? input.token ?? undefined,
     live: deps.live,
   };
+  releasers.set(context, () => {
+    em = undefined;
+    memo = undefined;
+    logger = undefined;
+  });
+  return context;
+}
+
+const releasers = new WeakMap<object, () => void>();
+
+/**
+ * Drops what a context loaded so far (its EntityManager with its identity map, its memo and loaders), to be
+ * made again on next use: a subscription keeps its context for hours, and what subscribing read (the object
+ * it points at, for the @auth check) is not needed by its events.
+ */
+export function releaseRequestState(context: object): void {
+  releasers.get(context)?.();
 }

@@ -16,8 +16,8 @@ import { SocketWriter } from '../realtime/delivery';
 import { DEFAULT_LIVE_LIMITS } from '../realtime/backpressure';
 import { ConnectionRegistry, type LiveConnection } from '../realtime/connections';
 import { ServerCloseCode } from '../realtime/close-codes';
-import { bindConnection } from '../realtime/live-subscription';
-import { bearerToken, buildContext, requestIdFrom, type ContextDeps } from './request-context';
+import { bindConnection, groupsOfPrincipal } from '../realtime/live-subscription';
+import { bearerToken, buildContext, releaseRequestState, type ContextDeps } from './request-context';
 
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
 /** Largest frame a client may send. */
@@ -27,6 +27,8 @@ export const MAX_WS_MESSAGES_PER_SECOND = 50;
 /** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
 const DOCUMENT_CACHE_SIZE = 1_000;
 const MAX_CACHED_QUERY_LENGTH = 10_000;
+/** modules/inbox/thread-policy.ts `groupsOf`'s memo key (tests/realtime/subscribe-cost.test.ts checks it is used). */
+const GROUPS_MEMO_KEY = 'inbox:myGroups';
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
 export type SocketExtra = {
@@ -183,6 +185,8 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       onConnect: async (ctx) => {
         const req = ctx.extra.request;
         ctx.extra.clientAddress = req.socket.remoteAddress ?? 'unknown';
+        // The upgrade request (its headers, its parser state) is not needed for the socket's life: not kept.
+        (ctx.extra as { request?: unknown }).request = undefined;
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
           // Anonymous sockets are allowed; every operation is still checked by @auth like over HTTP.
@@ -231,14 +235,18 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
       context: async (ctx, id) => {
         const connection = ctx.extra.connection;
         const context = await buildContext(opts, {
-          requestId: requestIdFrom(undefined),
           clientAddress: ctx.extra.clientAddress ?? 'unknown',
           token: null,
           principal: connection ? connection.principal : (ctx.extra.principal ?? null),
           credential: ctx.extra.token,
         });
-        if (connection) bindConnection(context, connection);
-        bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult });
+        if (connection) {
+          bindConnection(context, connection);
+          // The socket's agent groups, loaded once per principal (a group change replaces the principal) instead
+          // of once per operation: seeded under the key the inbox's groupsOf memoises them with.
+          if (context.principal) context.memo.set(GROUPS_MEMO_KEY, groupsOfPrincipal(opts.orm, context.principal));
+        }
+        bindOperationOutput(context, { id, writer: writerOf(ctx.extra), format: formatResult, release: () => releaseRequestState(context) });
         return context;
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),

@@ -69,9 +69,9 @@ export async function openBadges(ctx: RequestContext, deps: LiveDeps, workspaceI
     },
   });
 
-  return sub.open(async (_head, em) => {
+  return sub.open(async (_head, fork) => {
     const principal = sub.principal;
-    const snapshot = await em.transactional(
+    const snapshot = await fork().transactional(
       async (tx) => {
         // The first statement fixes the transaction's snapshot; the counts below read exactly it.
         const [snap] = await tx.getConnection().execute<Array<{ snapshot: string }>>('select pg_current_snapshot()::text as snapshot', [], 'all', tx.getTransactionContext());

@@ -35,6 +35,7 @@ export interface LiveDeps {
 export type EndReason = 'client' | 'forbidden' | 'revoked' | 'failed' | 'error' | 'slow_consumer';
 
 const connections = new WeakMap<RequestContext, LiveConnection>();
+const never = (): boolean => false;
 
 /** Ties an operation's context to its socket (websocket.ts): subscriptions opened with it follow the socket's credential. */
 export function bindConnection(ctx: RequestContext, connection: LiveConnection): void {
@@ -64,7 +65,42 @@ export interface LiveSpec {
  * (every later event is buffered meanwhile). It replays or computes initial state and returns which of the
  * events delivered after H are already reflected in that state (they are skipped).
  */
-export type Start = (head: { xid: string; id: string }, em: EntityManager) => Promise<(event: LoggedEvent) => boolean>;
+export type Start = (head: { xid: string; id: string }, fork: () => EntityManager) => Promise<Started>;
+
+/**
+ * What a start returns: which later events its state already reflects, and, for a replay longer than a page,
+ * how to read the rest: `more()` queues the next page (pushReplay) and says whether another remains. Pages are
+ * read as the socket takes the previous one, so a long backlog is never held in memory at once; live events
+ * wait (bounded) until the replay is done.
+ */
+export type Started = ((event: LoggedEvent) => boolean) | { reflected: (event: LoggedEvent) => boolean; more: () => Promise<boolean> };
+
+/** A replay's next page is read once fewer than this many replayed items wait for the socket. */
+export const REPLAY_LOW_WATER = 100;
+
+/**
+ * Agent groups per principal object: every subscription of a session's sockets shares one load (the registry
+ * gives them one Principal). A group change is an access change for its members, which replaces the principal,
+ * so a cached entry is never read for a principal whose groups changed after the hub saw it.
+ */
+const groupsByPrincipal = new WeakMap<Principal, Promise<readonly string[]>>();
+
+/** The principal's agent groups, loaded once per principal object (see groupsByPrincipal). */
+export function groupsOfPrincipal(orm: MikroORM, principal: Principal): Promise<readonly string[]> {
+  let groups = groupsByPrincipal.get(principal);
+  if (!groups) {
+    const loading = loadGroups(tenantFork(orm, principal.organizationId), principal.userId);
+    groupsByPrincipal.set(principal, (groups = loading));
+    loading.catch(() => groupsByPrincipal.get(principal) === loading && groupsByPrincipal.delete(principal));
+  }
+  return groups;
+}
+
+function tenantFork(orm: MikroORM, organizationId: string): EntityManager {
+  const em = orm.em.fork({ clear: true, useContext: false });
+  em.setFilterParams(TENANT_FILTER, { organizationId });
+  return em;
+}
 
 /**
  * One live subscriber's whole lifecycle, shared by every subscription field: registration with the hub
@@ -73,20 +109,21 @@ export type Start = (head: { xid: string; id: string }, em: EntityManager) => Pr
  * metrics. Events are held while the socket's credential is being re-checked, so nothing is delivered on a
  * principal that an access change has already replaced.
  */
-export class LiveSubscription<T> implements ConnectionMember {
+export class LiveSubscription<T> implements ConnectionMember, LiveSubscriber {
   principal: Principal;
   groups: readonly string[] = [];
-  readonly em: EntityManager;
   readonly queue: PushQueue<T>;
+  /** The hub's view of it (LiveSubscriber): the subscription registers itself, no wrapper object or closures. */
+  readonly organizationId: string;
+  readonly workspaceIds: ReadonlySet<string>;
   private readonly connection: LiveConnection | undefined;
-  private readonly buffer: LoggedEvent[] = [];
+  private buffer: LoggedEvent[] | null = null;
   private started = false;
   private reauthorizing = 0;
-  private reflected: (event: LoggedEvent) => boolean = () => false;
-  private detach: () => void = () => undefined;
+  private reflected: (event: LoggedEvent) => boolean = never;
+  private detach: (() => void) | null = null;
   private endReason: EndReason = 'client';
-  private readonly hubSubscriber: LiveSubscriber;
-  private readonly endHooks: Array<() => void> = [];
+  private endHooks: Array<() => void> | null = null;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -95,27 +132,29 @@ export class LiveSubscription<T> implements ConnectionMember {
   ) {
     this.principal = ctx.principal!;
     this.connection = connectionOf(ctx);
-    this.em = deps.orm.em.fork({ clear: true, useContext: false });
-    this.em.setFilterParams(TENANT_FILTER, { organizationId: this.principal.organizationId });
-    this.queue = new PushQueue<T>(() => this.closed());
-    this.hubSubscriber = {
-      organizationId: this.principal.organizationId,
-      workspaceIds: new Set(spec.workspaceIds),
-      deliver: (event) => this.deliver(event),
-      fail: (error) => this.end(error, 'error'),
-    };
+    this.organizationId = this.principal.organizationId;
+    this.workspaceIds = new Set(spec.workspaceIds);
+    this.queue = new PushQueue<T>(this);
   }
 
   /** Registers with the hub at its head, runs `start`, then goes live. */
   async open(start: Start): Promise<AsyncIterableIterator<T>> {
-    this.groups = await this.groupsOf(this.em, this.principal);
+    this.groups = await this.groupsOf(this.principal);
     // Synchronously: the head and the registration are one step, so no event falls between them.
     const head = this.deps.hub.head();
-    this.deps.hub.register(this.hubSubscriber);
+    this.deps.hub.register(this);
     this.deps.metrics?.activeSubscriptions.inc();
     if (this.connection) this.detach = this.connection.attach(this, this.principal);
     try {
-      this.reflected = await start(head, this.em);
+      // An EntityManager only if the start reads (a replay, a snapshot), and only for the start: not kept.
+      const organizationId = this.principal.organizationId;
+      const started = await start(head, () => tenantFork(this.deps.orm, organizationId));
+      if (typeof started === 'function') this.reflected = started;
+      else {
+        this.reflected = started.reflected;
+        void this.replayRest(started.more);
+        return this.queue;
+      }
     } catch (err) {
       this.endReason = 'error';
       this.queue.end();
@@ -126,15 +165,37 @@ export class LiveSubscription<T> implements ConnectionMember {
     return this.queue;
   }
 
-  /** Runs when the subscription ends, for whatever reason. */
-  onEnd(hook: () => void): void {
-    this.endHooks.push(hook);
+  /** Reads the rest of a replay a page at a time, as the socket takes them; then goes live. */
+  private async replayRest(more: () => Promise<boolean>): Promise<void> {
+    try {
+      for (;;) {
+        await this.queue.whenBelow(REPLAY_LOW_WATER);
+        if (this.queue.ended) return;
+        if (!(await more())) break;
+      }
+    } catch {
+      this.end(liveError(ErrorCode.UNAVAILABLE, 'Could not read the event log; resubscribe from your last cursor'), 'error');
+      return;
+    }
+    if (this.queue.ended) return;
+    this.started = true;
+    this.drain();
   }
 
-  /** The principal's agent groups, loaded only where they can change what it receives. */
-  private async groupsOf(em: EntityManager, principal: Principal): Promise<readonly string[]> {
-    if (this.spec.groupsMatter && !this.spec.groupsMatter(principal)) return [];
-    return loadGroups(em, principal.userId);
+  /** Queues a page of a replay (read with `more`, see Started). */
+  pushReplay(items: readonly T[]): void {
+    this.queue.pushReplay(items);
+  }
+
+  /** Runs when the subscription ends, for whatever reason. */
+  onEnd(hook: () => void): void {
+    (this.endHooks ??= []).push(hook);
+  }
+
+  /** The principal's agent groups, loaded only where they can change what it receives (once per principal object). */
+  private groupsOf(principal: Principal): Promise<readonly string[]> {
+    if (this.spec.groupsMatter && !this.spec.groupsMatter(principal)) return Promise.resolve([]);
+    return groupsOfPrincipal(this.deps.orm, principal);
   }
 
   push(item: T): void {
@@ -155,7 +216,7 @@ export class LiveSubscription<T> implements ConnectionMember {
   /** Ends at once, dropping what it holds and sending nothing more (its socket is closing with 4008). */
   shed(): void {
     this.endReason = 'slow_consumer';
-    this.buffer.length = 0;
+    this.buffer = null;
     void this.queue.return();
   }
 
@@ -169,10 +230,16 @@ export class LiveSubscription<T> implements ConnectionMember {
     return !this.started || this.reauthorizing > 0 || this.connection?.busy === true;
   }
 
-  private deliver(event: LoggedEvent): void {
+  /** The hub hands it an event (LiveSubscriber). */
+  deliver(event: LoggedEvent): void {
     if (!this.holding) return this.handle(event);
-    this.buffer.push(event);
+    (this.buffer ??= []).push(event);
     this.checkBacklog(this.buffer.length);
+  }
+
+  /** Its delivery threw (LiveSubscriber). */
+  fail(error: GraphQLError): void {
+    this.end(error, 'error');
   }
 
   private handle(event: LoggedEvent): void {
@@ -182,7 +249,8 @@ export class LiveSubscription<T> implements ConnectionMember {
 
   /** Delivers what was held, unless something still holds it. */
   drain(): void {
-    while (!this.holding && this.buffer.length) this.handle(this.buffer.shift()!);
+    while (!this.holding && this.buffer?.length) this.handle(this.buffer.shift()!);
+    if (this.buffer?.length === 0) this.buffer = null;
   }
 
   async reauthorize(fresh: Principal): Promise<void> {
@@ -194,9 +262,7 @@ export class LiveSubscription<T> implements ConnectionMember {
     this.reauthorizing++;
     try {
       // Group membership is access too (an agent removed from a group stops seeing its threads).
-      const em = this.deps.orm.em.fork({ clear: true, useContext: false });
-      em.setFilterParams(TENANT_FILTER, { organizationId: fresh.organizationId });
-      this.groups = await this.groupsOf(em, fresh);
+      this.groups = await this.groupsOf(fresh);
       this.principal = fresh;
       this.ctx.principal = fresh;
       this.spec.onReauthorized?.();
@@ -208,16 +274,20 @@ export class LiveSubscription<T> implements ConnectionMember {
   }
 
   revoke(error: GraphQLError): void {
-    this.buffer.length = 0;
+    this.buffer = null;
     this.end(error, 'revoked');
   }
 
-  private closed(): void {
-    this.buffer.length = 0;
-    this.deps.hub.unregister(this.hubSubscriber);
-    this.detach();
+  /** The queue closed (PushQueue's owner). */
+  closed(): void {
+    this.buffer = null;
+    this.deps.hub.unregister(this);
+    this.detach?.();
+    this.detach = null;
     this.deps.metrics?.activeSubscriptions.dec();
     this.deps.metrics?.subscriptionsEnded.inc({ subscription: this.spec.name, reason: this.endReason });
-    for (const hook of this.endHooks.splice(0)) hook();
+    const hooks = this.endHooks;
+    this.endHooks = null;
+    for (const hook of hooks ?? []) hook();
   }
 }

@@ -2,7 +2,8 @@ import type { Principal } from '../modules/identity';
 import type { RequestContext } from '../graphql/context';
 import { ErrorCode } from '../shared/errors';
 import { compareCursor, decodeEventCursor, type LoggedEvent } from './events';
-import { readRange, safeHead } from './event-log';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { readRange, safeHead, type LogPosition } from './event-log';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 import { liveError } from '../graphql/errors';
 
@@ -24,6 +25,44 @@ export interface SubscriptionSpec {
 const REPLAY_PAGE = 500;
 
 /**
+ * The safe line for subscriptions starting without a cursor, one read for all that start together (10k sockets
+ * subscribing at once make a handful of reads, not 10k). A caller never joins a read that started before it
+ * asked (it waits for the next one), so the line it gets is at least the one when it subscribed.
+ */
+const safeHeads = new WeakMap<MikroORM, () => Promise<LogPosition>>();
+function sharedSafeHead(orm: MikroORM): Promise<LogPosition> {
+  let read = safeHeads.get(orm);
+  if (!read) safeHeads.set(orm, (read = coalesced(() => safeHead(orm.em.fork({ clear: true, useContext: false })))));
+  return read();
+}
+
+/** Runs `run` for callers, sharing one run among every caller that asked while the previous one was running. */
+function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  let queued: Promise<T> | null = null;
+  const start = (): Promise<T> => {
+    const p = run();
+    running = p;
+    const clear = () => {
+      if (running === p) running = null;
+    };
+    p.then(clear, clear);
+    return p;
+  };
+  return () => {
+    if (!running) return start();
+    queued ??= running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      queued = null;
+      return start();
+    });
+    return queued;
+  };
+}
+
+/**
  * Opens a live event stream: replays from `after` (if given) up to the hub's position H at registration,
  * then the events the hub delivers after H, with no gap and no duplicate (strictly in cursor order). Each
  * event is authorised for this subscriber at delivery from cached access; the lifecycle (live-subscription.ts)
@@ -39,9 +78,10 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
       if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
     },
   });
-  return sub.open(async (head, em) => {
+  return sub.open(async (head, fork) => {
     let from = head;
     if (spec.after) {
+      const em = fork();
       const decoded = decodeEventCursor(spec.after);
       if (!decoded) throw liveError(ErrorCode.BAD_USER_INPUT, 'Invalid cursor');
       const watermark = await em.getConnection().execute<Array<{ xid: string; event_id: string }>>('select xid::text as xid, event_id::text as event_id from event_log_watermark');
@@ -49,22 +89,40 @@ export async function openLive(ctx: RequestContext, deps: LiveDeps, spec: Subscr
         throw liveError(ErrorCode.CURSOR_EXPIRED, 'This cursor is older than the event log keeps; reload and subscribe without it');
       }
       // Exactly (after, H]: the hub has passed every one of them, so they are committed; later ones arrive live.
+      // The first page is read here; the rest a page at a time as the socket takes them (LiveSubscription).
       let last = decoded;
-      for (;;) {
-        const batch = await readRange(em, last, head, REPLAY_PAGE, { organizationId: sub.principal.organizationId, workspaceIds: spec.workspaceIds });
+      const scope = { organizationId: sub.principal.organizationId, workspaceIds: spec.workspaceIds };
+      const page = async (): Promise<boolean> => {
+        const batch = await readRange(em, last, head, REPLAY_PAGE, scope);
+        const accepted: LoggedEvent[] = [];
         for (const event of batch) {
           last = event;
-          if (spec.accept(event, sub.principal, sub.groups)) sub.push(event);
+          if (spec.accept(event, sub.principal, sub.groups)) accepted.push(event);
         }
-        if (batch.length < REPLAY_PAGE) break;
-      }
-      if (compareCursor(decoded, head) > 0) from = decoded;
+        sub.pushReplay(accepted);
+        return batch.length === REPLAY_PAGE;
+      };
+      const more = await page();
+      const reflected = reflectedUpTo(compareCursor(decoded, head) > 0 ? decoded : head);
+      return more ? { reflected, more: page } : reflected;
     } else {
       // From now: events already committed when subscribing (up to the safe line) are not sent.
-      const now = await safeHead(em);
+      const now = await sharedSafeHead(deps.orm);
       if (compareCursor(now, head) > 0) from = now;
     }
-    const upTo = { xid: from.xid, id: from.id };
-    return (event) => compareCursor(event, upTo) <= 0;
+    return reflectedUpTo(from);
   });
+}
+
+/** Events at or before `from` are already in the stream (replayed, or committed before subscribing). */
+function reflectedUpTo(from: { xid: string; id: string }): (event: LoggedEvent) => boolean {
+  const upTo = { xid: from.xid, id: from.id };
+  // The hub hands events over in cursor order: once one is past `from`, every later one is.
+  let passed = false;
+  return (event) => {
+    if (passed) return false;
+    if (compareCursor(event, upTo) <= 0) return true;
+    passed = true;
+    return false;
+  };
 }

@@ -1,3 +1,5 @@
+const always = (): boolean => true;
+
 /** A push queue exposed as an async iterator: what a subscription hands to graphql-ws. */
 export class PushQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
@@ -8,19 +10,50 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   /** When set, items go straight here (synchronously) instead of waiting for `next()`: see shared-execution.ts. */
   private sink: ((item: T) => void) | null = null;
   /** Whether the sink can take more now (a replay is fed at the socket's pace, not all at once). */
-  private ready: () => boolean = () => true;
-  /** Items that were queued before the sink was set (a replay) and are still being fed to it. */
+  private ready: () => boolean = always;
+  /** Replayed items still queued (they come first, are fed at the socket's pace and are not bounded as live ones). */
   private backlog = 0;
   private feeding: NodeJS.Timeout | null = null;
+  /** Someone waiting for the queue to run low (a replay reading its next page). */
+  private low: { below: number; resolve: () => void } | null = null;
 
-  constructor(private readonly onClose: () => void) {}
+  /** `owner.closed()` runs once when the stream ends (an object, not a closure: one less allocation per subscription). */
+  constructor(private readonly owner: { closed(): void }) {}
 
   /** Hands every later item (and those already queued) to `sink` as it is pushed; `next()` then only reports the end. */
-  drainTo(sink: (item: T) => void, ready: () => boolean = () => true): void {
+  drainTo(sink: (item: T) => void, ready: () => boolean = always): void {
     this.sink = sink;
     this.ready = ready;
     this.backlog = this.items.length;
     this.feed();
+  }
+
+  /** Queues replayed items (a page of a replay), fed after what is queued, at the sink's pace. */
+  pushReplay(items: readonly T[]): void {
+    if (this.done || items.length === 0) return;
+    for (const item of items) this.items.push(item);
+    this.backlog += items.length;
+    if (this.sink && !this.feeding) this.feed();
+  }
+
+  /** Resolves once fewer than `below` items are queued, or the stream has ended. */
+  whenBelow(below: number): Promise<void> {
+    if (this.done || this.items.length < below) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.low = { below, resolve };
+    });
+  }
+
+  private checkLow(): void {
+    if (this.low && (this.done || this.items.length < this.low.below)) {
+      const { resolve } = this.low;
+      this.low = null;
+      resolve();
+    }
+  }
+
+  get ended(): boolean {
+    return this.done;
   }
 
   /** Feeds queued items to the sink in order while it can take them; checks again shortly when it cannot. */
@@ -34,6 +67,7 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
       if (this.backlog > 0) this.backlog--;
       this.sink!(this.items.shift()!);
     }
+    this.checkLow();
   }
 
   /** Items pushed live and not yet taken (what backpressure bounds; a replay still being fed is not counted). */
@@ -75,7 +109,8 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
       this.items.length = 0;
       this.backlog = 0;
     }
-    this.onClose();
+    this.checkLow();
+    this.owner.closed();
     for (const w of this.waiting.splice(0)) {
       if (this.error) w.reject(this.error);
       else w.resolve({ value: undefined as never, done: true });
@@ -84,7 +119,12 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     // With a sink, items are the sink's (fed at its pace): the iterator only reports the end.
-    if (this.items.length && !this.sink) return Promise.resolve({ value: this.items.shift()!, done: false });
+    if (this.items.length && !this.sink) {
+      if (this.backlog > 0) this.backlog--;
+      const value = this.items.shift()!;
+      this.checkLow();
+      return Promise.resolve({ value, done: false });
+    }
     if (this.done) {
       if (this.error) {
         const e = this.error;

@@ -33,7 +33,7 @@ interface Shared {
   /** The result as JSON text, made on first use by a socket writer. */
   payload?: SharedPayload;
 }
-const resultsByEvent = new WeakMap<object, WeakMap<DocumentNode, Map<string, Shared>>>();
+const resultsByEvent = new WeakMap<object, WeakMap<DocumentNode, Map<string, Map<string, Shared>>>>();
 
 function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Shared {
   const ctx = args.contextValue as RequestContext | undefined;
@@ -43,13 +43,17 @@ function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Sh
   }
   let byDocument = resultsByEvent.get(event);
   if (!byDocument) resultsByEvent.set(event, (byDocument = new WeakMap()));
-  let byKey = byDocument.get(args.document);
-  if (!byKey) byDocument.set(args.document, (byKey = new Map()));
-  const key = `${permissionKey(ctx.principal, workspaceId)}|${argsKey}`;
-  let shared = byKey.get(key);
+  let byView = byDocument.get(args.document);
+  if (!byView) byDocument.set(args.document, (byView = new Map()));
+  // Two lookups by strings made once (the view's key per principal, the arguments' per operation), so a
+  // subscriber builds no string per event.
+  const view = permissionKey(ctx.principal, workspaceId);
+  let byArgs = byView.get(view);
+  if (!byArgs) byView.set(view, (byArgs = new Map()));
+  let shared = byArgs.get(argsKey);
   if (!shared) {
     shared = { result: execute({ ...args, rootValue: event }) };
-    byKey.set(key, shared);
+    byArgs.set(argsKey, shared);
   }
   return shared;
 }
@@ -61,6 +65,8 @@ export interface OperationOutput {
   writer: SocketWriter;
   /** What every result goes through before it is sent (error formatting, as graphql-ws's onNext would). */
   format(result: ExecutionResult): ExecutionResult;
+  /** Drops what subscribing loaded into the context (its EntityManager, memo), once the stream is open. */
+  release?(): void;
 }
 
 const outputs = new WeakMap<object, OperationOutput>();
@@ -126,9 +132,11 @@ function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => U 
  */
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
   const source = await createSourceEventStream(args);
+  const output = args.contextValue ? outputs.get(args.contextValue) : undefined;
+  // What subscribing loaded (the @auth object scope's EntityManager and loaders) is not kept for hours.
+  output?.release?.();
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const argsKey = `${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`;
-  const output = args.contextValue ? outputs.get(args.contextValue) : undefined;
   if (output && source instanceof PushQueue) return writeDirect(source, args, argsKey, output);
   return mapAsyncIterator(source as AsyncIterable<unknown>, (event) => executeShared(args, argsKey, event).result);
 }

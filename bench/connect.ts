@@ -1,0 +1,73 @@
+/**
+ * Connect (issue #16): N authenticated graphql-ws connections, each with one subscription, opened from another
+ * process against a fresh server, timed until the server reports all N subscriptions active; against a bare `ws`
+ * server accepting the same N sockets from the same client in the same run. The sockets present 16 session
+ * tokens, so the server authenticates once per session (ConnectionRegistry.resolve), not once per socket.
+ */
+import { ensureDataset, sessionFor } from './lib/dataset';
+import type { BenchContext, BenchRow } from './lib/report';
+import { MAIN_JS, sql, spawnServer } from './lib/setup';
+import { startBaseline, startClient, subscriptionsActive, SUBSCRIPTION } from './fanout';
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  if (!MAIN_JS) throw new Error('build first');
+  const dataset = await ensureDataset(ctx, 'quick');
+  const [thread] = await sql<{ id: string }>(
+    dataset.databaseUrl,
+    `select t.id from threads t where t.organization_id = $1 and t.workspace_id = $2 and t.status = 'OPEN' order by t.id desc limit 1`,
+    [dataset.organizationId, dataset.workspaceIds[0]],
+  );
+  const tokens: string[] = [];
+  for (let i = 0; i < 16; i++) tokens.push((await sessionFor(dataset, 'supervisor-0@bench.test')).token);
+  const n = process.env.BENCH_CONNECT_N ? Number(process.env.BENCH_CONNECT_N) : ctx.quick ? 5_000 : 10_000;
+
+  // Baseline: the bare ws server, fresh, the same client process type and the same parallelism.
+  let baselineMs: number;
+  {
+    const server = await startBaseline();
+    const client = startClient();
+    try {
+      baselineMs = (await client.request({ cmd: 'connect', mode: 'bare', urls: [`ws://${server.url}/`], n, tokens: ['-'] })).connectMs!;
+      await client.request({ cmd: 'close' });
+    } finally {
+      client.stop();
+      server.stop();
+    }
+  }
+
+  let acked: number;
+  let subscribed: number;
+  {
+    const env = { DATABASE_URL: dataset.databaseUrl, NODE_ENV: 'test', GRAPHQL_IDE: 'false', LOG_LEVEL: 'warn' };
+    const server = await spawnServer(env);
+    const client = startClient();
+    try {
+      // One request first: the clock starts on a warmed-up process, as for the baseline's.
+      await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const t0 = performance.now();
+      acked = (await client.request({ cmd: 'connect', mode: 'graphql', urls: [server.url.replace(/^http/, 'ws')], n, tokens, query: SUBSCRIPTION, variables: { t: thread!.id } })).connectMs!;
+      await subscriptionsActive([server], n, 50);
+      subscribed = performance.now() - t0;
+      await client.request({ cmd: 'close' });
+    } finally {
+      client.stop();
+      await server.stop();
+    }
+  }
+  ctx.log(`connect N=${n}: all acknowledged in ${(acked / 1000).toFixed(1)} s, all subscribed in ${(subscribed / 1000).toFixed(1)} s (bare ws: ${(baselineMs / 1000).toFixed(1)} s)`);
+  return [
+    {
+      benchmark: 'connect',
+      case: `N=${n} authenticated graphql-ws sockets, one subscription each, 16 sessions, until all subscribed`,
+      unit: 'ms',
+      median: subscribed,
+      p99: null,
+      baseline: 'bare ws connect',
+      baselineMedian: baselineMs,
+      baselineP99: null,
+      ratio: subscribed / baselineMs,
+      target: n >= 10_000 ? '< 15 s at 10k' : '(10k is the target)',
+      met: n >= 10_000 ? subscribed < 15_000 : null,
+    },
+  ];
+}
