@@ -177,7 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     exportRetentionHours: int(env, 'EXPORT_RETENTION_HOURS', 72, 1, 24 * 90),
     exportSecretsKey: secretsKey(env, 'EXPORT_SECRETS_KEY'),
     campaignSendRate: int(env, 'CAMPAIGN_SEND_RATE', 50, 1, 1_000_000),
-    campaignBatchSize: int(env, 'CAMPAIGN_BATCH_SIZE', 500, 1, 5_000),
+    campaignBatchSize: int(env, 'CAMPAIGN_BATCH_SIZE', 1000, 1, 5_000),
     campaignLeaseSeconds: int(env, 'CAMPAIGN_LEASE_SECONDS', 60, 2, 3_600),
     sandboxRecordSends: sandboxRecordSends(env, production),
   };

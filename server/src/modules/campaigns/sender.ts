@@ -26,7 +26,7 @@ export interface SenderOptions {
   leaseSeconds: number;
   /** Recipients per batch (one claim transaction, one outcome transaction, one progress event). */
   batchSize: number;
-  /** A job sends for at most this long, then hands over to a fresh job (pg-boss never expires a long run). */
+  /** A job sends for at most this long (default 300 s), then hands over to a fresh job (within pg-boss's 900 s expiry). */
   sliceSeconds?: number;
 }
 
@@ -84,6 +84,8 @@ export class CampaignSender {
   private stopped = false;
   /** Per workspace: when the next send may start (the rate limit of this process). */
   private readonly nextSlot = new Map<string, number>();
+  /** This process's send worker (woken at once when this process enqueues, instead of at its next poll). */
+  private sendWorker: string | null = null;
   /** Campaigns a job of this process is sending now. */
   private readonly running = new Set<string>();
 
@@ -104,7 +106,7 @@ export class CampaignSender {
       await boss.start();
       await boss.createQueue(SEND_QUEUE);
       await boss.createQueue(START_QUEUE);
-      await boss.work<JobData>(SEND_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      this.sendWorker = await boss.work<JobData>(SEND_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         for (const job of jobs) await this.run(job.data.campaignId, job.data.organizationId);
       });
       await boss.work<JobData>(START_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async (jobs) => {
@@ -138,6 +140,7 @@ export class CampaignSender {
     if (this.stopped) return;
     const boss = await this.start();
     await boss.send(SEND_QUEUE, { campaignId: campaign.id, organizationId: campaign.organizationId }, { retryLimit: 10, retryDelay: 2, expireInSeconds: 900 });
+    if (this.sendWorker) boss.notifyWorker(this.sendWorker);
   }
 
   /** A SCHEDULED campaign's start job, due at its start time (now when null or past). */
@@ -180,27 +183,54 @@ export class CampaignSender {
     }
   }
 
-  /** Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this slice is over. */
+  /**
+   * Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this slice is over (then a
+   * fresh job continues). Each batch's outcome transaction also claims the next batch: one commit per batch.
+   */
   private async run(campaignId: string, organizationId: string): Promise<void> {
     if (this.running.has(campaignId)) return; // this process sends it already (and hands over when its slice ends)
     this.running.add(campaignId);
     try {
-      const until = Date.now() + (this.opts.sliceSeconds ?? 60) * 1000;
+      const until = Date.now() + (this.opts.sliceSeconds ?? 300) * 1000;
+      const em = this.em(organizationId);
+      const campaign = await em.findOne(Campaign, { id: campaignId });
+      if (!campaign || campaign.status !== CampaignStatus.RUNNING) return;
+      const settings = await em.findOne(WorkspaceSettings, { workspace: campaign.workspaceId });
+      const quietUntil = () => quietHoursEndAt(campaign.quietHoursStart, campaign.quietHoursEnd, settings?.timeZone ?? 'UTC', this.clock.now());
+      const again = async (startAfter?: Date | number) => {
+        await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { retryLimit: 10, retryDelay: 2, expireInSeconds: 900, ...(startAfter ? { startAfter } : {}) });
+        if (!startAfter && this.sendWorker) this.boss?.notifyWorker(this.sendWorker);
+      };
+      const quiet = quietUntil();
+      if (quiet) {
+        await again(quiet); // quiet hours: again when they end
+        return;
+      }
       let base: CampaignProgressState | null = null;
-      while (!this.stopped) {
-        if (Date.now() > until) {
-          await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { retryLimit: 10, retryDelay: 2, expireInSeconds: 900 });
+      let claimed = await this.claim(em, campaign);
+      for (;;) {
+        if (!claimed.length) {
+          const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
+            `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
+               from campaigns c where c.organization_id = ? and c.id = ?`,
+            [organizationId, campaignId],
+          );
+          if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
+          // Everything left is leased to another sender: look again once a lease could have run out.
+          if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
+          else await this.complete(campaignId, organizationId);
           return;
         }
-        const outcome = await this.batch(campaignId, organizationId, base);
-        if (outcome === 'done') return;
-        if (outcome instanceof Date || outcome === 'wait') {
-          // Quiet hours: again when they end. Everything left leased to another sender: once a lease could have run out.
-          const startAfter = outcome instanceof Date ? outcome : Math.max(1, Math.ceil(this.opts.leaseSeconds / 2));
-          await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { startAfter, retryLimit: 10, retryDelay: 2, expireInSeconds: 900 });
+        const outcomes = await this.sendAll(campaign, claimed);
+        const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
+        const result = await this.settle(em, campaign, claimed, outcomes, base, !stop);
+        base = result.state;
+        claimed = result.next;
+        if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
+        if (stop) {
+          await again(stop instanceof Date ? stop : undefined);
           return;
         }
-        base = outcome;
       }
     } finally {
       this.running.delete(campaignId);
@@ -213,28 +243,21 @@ export class CampaignSender {
   }
 
   /**
-   * One batch. Returns the counts after it (the next batch's base: the progress event of a batch adds its own
-   * outcome to the counts of the one before, instead of counting the whole campaign again), or why it stopped.
+   * Claims a batch while the campaign is RUNNING (one statement): PENDING recipients, and SENDING ones whose
+   * sender's lease ran out, become SENDING with their message id and thread id fixed (kept when they had them).
    */
-  private async batch(campaignId: string, organizationId: string, base: CampaignProgressState | null): Promise<CampaignProgressState | 'done' | 'wait' | Date> {
-    const em = this.em(organizationId);
-    const campaign = await em.findOne(Campaign, { id: campaignId });
-    if (!campaign || campaign.status !== CampaignStatus.RUNNING) return 'done';
-    const settings = await em.findOne(WorkspaceSettings, { workspace: campaign.workspaceId });
-    const quietUntil = quietHoursEndAt(campaign.quietHoursStart, campaign.quietHoursEnd, settings?.timeZone ?? 'UTC', this.clock.now());
-    if (quietUntil) return quietUntil;
-    const conn = em.getConnection();
+  private claim(em: EntityManager, campaign: Campaign): Promise<Claimed[]> {
+    const org = campaign.organization.id;
     const size = this.batchSize();
-
-    // 1. Claim (one statement, its own transaction): PENDING rows, and SENDING rows whose sender's lease ran out.
-    const claimed = await conn.execute<Claimed[]>(
+    const running = `exists (select 1 from campaigns k where k.organization_id = ? and k.id = ? and k.status = 'RUNNING')`;
+    return em.getConnection().execute<Claimed[]>(
       `with fresh as (
          select id from campaign_recipients
-          where organization_id = ? and campaign_id = ? and status = 'PENDING'
+          where organization_id = ? and campaign_id = ? and status = 'PENDING' and ${running}
           limit ? for update skip locked
        ), stale as (
          select id from campaign_recipients
-          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?)
+          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and ${running}
           limit ? for update skip locked
        ), picked as (
          select p.id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
@@ -248,22 +271,16 @@ export class CampaignSender {
          from picked
         where r.organization_id = ? and r.id = picked.id
        returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id, picked.c_id, picked.first_name, picked.last_name, picked.email, picked.custom_fields`,
-      [organizationId, campaignId, size, organizationId, campaignId, this.opts.leaseSeconds, size, organizationId, organizationId, organizationId],
+      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, org, campaign.id, size, org, org, org],
       'all',
+      em.getTransactionContext(),
     );
-    if (!claimed.length) {
-      const left = await conn.execute<Array<{ n: string }>>(
-        `select count(*) as n from campaign_recipients where organization_id = ? and campaign_id = ? and status in ('PENDING', 'SENDING')`,
-        [organizationId, campaignId],
-      );
-      if (Number(left[0]?.n ?? 0) > 0) return 'wait';
-      await this.complete(campaignId, organizationId);
-      return 'done';
-    }
+  }
 
-    // 2. The provider calls, at the workspace's rate (slots reserved in order, calls in flight together).
-    const gone = claimed.filter((r) => !r.c_id);
-    const outcomes = await Promise.all(
+  /** The provider calls of a batch, at the workspace's rate (slots reserved in order, calls in flight together). */
+  private sendAll(campaign: Campaign, claimed: readonly Claimed[]): Promise<Outcome[]> {
+    const organizationId = campaign.organization.id;
+    return Promise.all(
       claimed
         .filter((r) => r.c_id)
         .map(async (r): Promise<Outcome> => {
@@ -279,8 +296,16 @@ export class CampaignSender {
           }
         }),
     );
+  }
 
-    // 3. The outcome: one transaction of set-based statements and one progress event for the whole batch.
+  /**
+   * A batch's outcome, in one transaction of set-based statements: its threads and messages (idempotent
+   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), one progress event, and, when
+   * `claimNext`, the claim of the next batch. The event's counts are the previous batch's plus this batch's
+   * own outcome (`base`; counted in full once per slice), not a count of the whole campaign per batch.
+   */
+  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: boolean): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
+    const organizationId = campaign.organization.id;
     const counts = base ?? (await progressOf(em, campaign));
     return em.transactional(async (tx) => {
       const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
@@ -291,7 +316,7 @@ export class CampaignSender {
            select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
              from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
            on conflict (id) do nothing`,
-          [now, organizationId, campaign.workspaceId, now, now, campaignId, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160)))],
+          [now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160)))],
         );
         await run(
           `insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
@@ -302,6 +327,7 @@ export class CampaignSender {
           [now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error))],
         );
       }
+      const gone = claimed.filter((r) => !r.c_id);
       const statuses = [...outcomes.map((o) => ({ id: o.recipientId, status: o.error ? 'FAILED' : 'SENT', reason: null as string | null })), ...gone.map((r) => ({ id: r.id, status: 'SKIPPED', reason: 'CONTACT_DELETED' }))];
       // Only rows still SENDING: a row another sender finished meanwhile (its lease ran out under us) is counted once.
       const moved = await tx.getConnection().execute<Array<{ status: string }>>(
@@ -323,7 +349,7 @@ export class CampaignSender {
         failed: counts.failed + n('FAILED'),
       };
       await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
-      return state;
+      return { state, next: claimNext ? await this.claim(tx, campaign) : [] };
     });
   }
 
