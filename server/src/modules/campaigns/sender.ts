@@ -119,20 +119,20 @@ export class CampaignSender {
   }
 
   /**
-   * On boot: resume every RUNNING broadcast (a restart continues where the last process stopped) and start
-   * pg-boss when a campaign is SCHEDULED (its start job is durable; one whose time has passed is started now).
+   * On boot: resume every RUNNING broadcast (a restart continues where the last process stopped), and give
+   * every SCHEDULED campaign a start job again (its job is durable, but one enqueued after a commit may have
+   * been lost with the process; a duplicate finds the campaign started and does nothing).
    */
   async resumeRunning(): Promise<void> {
     // A system read across organizations: the sender serves them all.
-    const rows = await this.orm.em.fork().getConnection().execute<Array<{ id: string; organization_id: string; status: string; due: boolean }>>(
-      `select id, organization_id, status, coalesce(start_at <= now(), true) as due from campaigns
-        where (status = 'RUNNING' and kind = 'BROADCAST') or status = 'SCHEDULED'`,
+    const rows = await this.orm.em.fork().getConnection().execute<Array<{ id: string; organization_id: string; status: string; start_at: Date | string | null }>>(
+      `select id, organization_id, status, start_at from campaigns where (status = 'RUNNING' and kind = 'BROADCAST') or status = 'SCHEDULED'`,
     );
     if (!rows.length) return;
     await this.start();
     for (const r of rows) {
       if (r.status === 'RUNNING') await this.enqueue({ id: r.id, organizationId: r.organization_id });
-      else if (r.due) await this.scheduleStart({ id: r.id, organizationId: r.organization_id, startAt: null });
+      else await this.scheduleStart({ id: r.id, organizationId: r.organization_id, startAt: r.start_at === null ? null : new Date(r.start_at) });
     }
   }
 
