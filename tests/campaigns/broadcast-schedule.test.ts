@@ -83,6 +83,29 @@ describe('scheduled broadcasts', () => {
     expect(sent).toHaveLength(CONTACTS);
   });
 
+  it('a pause stops sending within the batch in flight; resume continues where it stopped, each contact once', { timeout: 180_000 }, async () => {
+    const channel = new SandboxProvider(null);
+    const s = await bootServer({ channel, campaignSender: { ratePerSecond: 20, batchSize: 5, leaseSeconds: 2 } });
+    servers.push(s);
+    const f = await fixture(s, 'Pause Co', '+1555650', 'UTC');
+    const id = (await f.ok(s, `mutation($w: ID!, $g: ID!) { createCampaign(workspaceId: $w, input: { name: "Slow", messageTemplate: "Slowly, {{contact.firstName}}", targetGroupIds: [$g] }) { id } }`, { w: f.W.id, g: f.group })).createCampaign.id as string;
+    const mine = () => channel.sent.filter((m) => m.body.startsWith('Slowly'));
+    await f.ok(s, `mutation($id: ID!) { startCampaign(id: $id) { status } }`, { id });
+    await eventually(() => mine().length, (n) => n >= 5, { what: 'the first sends' });
+    await f.ok(s, `mutation($id: ID!) { pauseCampaign(id: $id) { status } }`, { id });
+    const ledger = async () => (await query<{ sending: string; sent: string }>(s.db.url, `select count(*) filter (where status = 'SENDING') as sending, count(*) filter (where status = 'SENT') as sent from campaign_recipients where campaign_id = $1`, [id]))[0]!;
+    // The sender lets go: nothing left in flight, and the provider was asked for exactly what the ledger says was sent.
+    const settled = await eventually(ledger, (l) => l.sending === '0', { what: 'the batch in flight to settle' });
+    expect(Number(settled.sent)).toBeLessThan(CONTACTS);
+    expect(mine()).toHaveLength(Number(settled.sent));
+
+    await f.ok(s, `mutation($id: ID!) { resumeCampaign(id: $id) { status } }`, { id });
+    const status = async () => (await f.ok(s, `query($id: ID!) { campaign(id: $id) { status } }`, { id })).campaign.status as string;
+    await eventually(status, (x) => x === 'COMPLETED', { what: 'the resumed campaign to complete', timeoutMs: 60_000 });
+    expect(mine()).toHaveLength(CONTACTS);
+    expect(new Set(mine().map((m) => m.to)).size).toBe(CONTACTS);
+  });
+
   it('quiet hours in the workspace time zone hold sending until they end, then it resumes', { timeout: 180_000 }, async () => {
     const clock = new ManualClock(new Date());
     const channel = new SandboxProvider(null);

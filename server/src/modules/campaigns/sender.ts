@@ -221,6 +221,15 @@ export class CampaignSender {
           else await this.complete(campaignId, organizationId);
           return;
         }
+        // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
+        if (!(await this.isRunning(em, campaign))) {
+          await em.getConnection().execute(
+            `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
+            [organizationId, uuidArray(claimed.map((r) => r.id))],
+            'run',
+          );
+          return;
+        }
         const outcomes = await this.sendAll(campaign, claimed);
         const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
         const result = await this.settle(em, campaign, claimed, outcomes, base, !stop);
@@ -235,6 +244,11 @@ export class CampaignSender {
     } finally {
       this.running.delete(campaignId);
     }
+  }
+
+  private async isRunning(em: EntityManager, campaign: Campaign): Promise<boolean> {
+    const [row] = await em.getConnection().execute<Array<{ status: string }>>(`select status from campaigns where organization_id = ? and id = ?`, [campaign.organization.id, campaign.id]);
+    return row?.status === CampaignStatus.RUNNING;
   }
 
   /** How many recipients one batch claims: no more than a quarter of the lease can send at the rate. */
