@@ -26,6 +26,7 @@ import type { ChannelProvider } from './modules/inbox/channel';
 import { RollupWorker, type ExportRuntimeOptions } from './modules/reports';
 import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
 import { ShortcodeWorker } from './modules/campaigns';
+import { RecordingSandboxProvider } from './modules/inbox/recording-sandbox';
 import { ReceiptQueue } from './modules/inbox/receipt-queue';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
@@ -107,6 +108,8 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     }
 
     const clock = opts.clock ?? systemClock;
+    const recorder = !opts.channel && config.sandboxRecordSends ? new RecordingSandboxProvider(databaseUrl) : undefined;
+    if (recorder) cleanup.push(() => recorder.close());
     const services = createServices({
       clock,
       sessionTtlMs: config.sessionTtlHours * 3_600_000,
@@ -114,7 +117,7 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
       publicUrl: config.publicUrl,
       smtpUrl: config.smtpUrl,
       signup: config.signup,
-      channel: opts.channel,
+      channel: opts.channel ?? recorder,
     });
     // Delivery receipts from the channel move message statuses forward (idempotently), coalesced into one
     // transaction per batch (modules/inbox/receipt-queue.ts); the queue drains before the database closes.
@@ -130,13 +133,14 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     if (opts.campaignWorkers !== false) {
       const sender = new CampaignSender(orm, services.channel, clock, logger.child({ component: 'campaigns' }), {
         databaseUrl,
-        ratePerSecond: 50,
-        leaseSeconds: 60,
-        batchSize: 100,
+        ratePerSecond: config.campaignSendRate,
+        leaseSeconds: config.campaignLeaseSeconds,
+        batchSize: config.campaignBatchSize,
         ...opts.campaignSender,
-      });
+      }, services.campaigns);
       cleanup.push(() => sender.stop());
       services.campaigns.onRunning = (campaign) => void sender.enqueue(campaign).catch((err) => logger.warn({ err }, 'could not enqueue a campaign'));
+      services.campaigns.onScheduled = (campaign) => void sender.scheduleStart(campaign).catch((err) => logger.warn({ err }, 'could not schedule a campaign start'));
       await sender.resumeRunning();
     }
     if (config.seedDemo) await seedDemoIfEmpty(orm, services, logger);

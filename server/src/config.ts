@@ -49,6 +49,14 @@ export interface Config {
   exportRetentionHours: number;
   /** Key for export destination secrets (EXPORT_SECRETS_KEY: 32 bytes, base64); unset: destinations cannot be configured. */
   exportSecretsKey: string | undefined;
+  /** Broadcast sending: messages per second per workspace and sending process (CAMPAIGN_SEND_RATE). */
+  campaignSendRate: number;
+  /** Recipients per send batch (CAMPAIGN_BATCH_SIZE). */
+  campaignBatchSize: number;
+  /** A claimed recipient is taken over after this long when its sender died (CAMPAIGN_LEASE_SECONDS). */
+  campaignLeaseSeconds: number;
+  /** Outside production: the sandbox channel also records every send in the table sandbox_channel.sends. */
+  sandboxRecordSends: boolean;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -119,6 +127,12 @@ export function loopbackOriginsFor(port: number): string[] {
   return ['localhost', '127.0.0.1', '[::1]'].map((host) => `http://${host}:${port}`);
 }
 
+function sandboxRecordSends(env: Env, production: boolean): boolean {
+  const on = bool(env, 'SANDBOX_RECORD_SENDS', false);
+  if (on && production) throw new ConfigError('SANDBOX_RECORD_SENDS', 'the recording sandbox channel is for development and tests, not production');
+  return on;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
@@ -162,5 +176,9 @@ export function loadConfig(env: Env = process.env): Config {
     exportUrlTtlMinutes: int(env, 'EXPORT_URL_TTL_MINUTES', 60, 1, 7 * 24 * 60),
     exportRetentionHours: int(env, 'EXPORT_RETENTION_HOURS', 72, 1, 24 * 90),
     exportSecretsKey: secretsKey(env, 'EXPORT_SECRETS_KEY'),
+    campaignSendRate: int(env, 'CAMPAIGN_SEND_RATE', 50, 1, 1_000_000),
+    campaignBatchSize: int(env, 'CAMPAIGN_BATCH_SIZE', 1000, 1, 5_000),
+    campaignLeaseSeconds: int(env, 'CAMPAIGN_LEASE_SECONDS', 60, 2, 3_600),
+    sandboxRecordSends: sandboxRecordSends(env, production),
   };
 }

@@ -3,26 +3,36 @@ import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { TENANT_FILTER } from '../../db/tenant';
 import type { Logger } from '../../observability/logger';
 import type { Clock } from '../../shared/clock';
+import { DomainError } from '../../shared/errors';
 import type { ChannelProvider } from '../inbox';
-import { Contact } from '../inbox';
-import { DeliveryStatus, Message, MessageDirection, Thread } from '../inbox';
 import { WorkspaceSettings } from '../inbox';
+import { appendEvent, EventType, type CampaignProgressState } from '../../realtime';
 import { Campaign, CampaignStatus } from './campaign.entity';
-import { emitProgress } from './campaigns.service';
-import { inQuietHours } from './policy';
+import { emitProgress, progressOf, type CampaignService } from './campaigns.service';
+import { quietHoursEndAt } from './schedule';
 import { renderFor } from './template';
 
 export const SEND_QUEUE = 'campaign-send';
+/** Scheduled starts: one job per scheduling, `startAfter` the campaign's start time (durable in pg-boss). */
+export const START_QUEUE = 'campaign-start';
 /** pg-boss keeps its tables in a schema of its own (never a tenant table: see tests/identity/schema-lint.test.ts). */
 export const PGBOSS_SCHEMA = 'pgboss';
 
 export interface SenderOptions {
   databaseUrl: string;
-  /** Messages per second per workspace. */
+  /** Messages per second per workspace (per sending process). */
   ratePerSecond: number;
   /** A recipient claimed this long ago and still SENDING belongs to a sender that died: it is sent again. */
   leaseSeconds: number;
+  /** Recipients per batch (one claim transaction, one outcome transaction, one progress event). */
   batchSize: number;
+  /** A job sends for at most this long (default 300 s), then hands over to a fresh job (within pg-boss's 900 s expiry). */
+  sliceSeconds?: number;
+}
+
+interface JobData {
+  campaignId: string;
+  organizationId: string;
 }
 
 interface Claimed {
@@ -30,16 +40,43 @@ interface Claimed {
   contact_id: string;
   phone: string;
   message_id: string;
-  thread_id: string | null;
+  thread_id: string;
+  /** Null when the contact was deleted after the recipients were materialised. */
+  c_id: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  custom_fields: Record<string, unknown> | null;
 }
 
+interface Outcome {
+  recipientId: string;
+  contactId: string;
+  threadId: string;
+  messageId: string;
+  body: string;
+  providerMessageId: string | null;
+  error: string | null;
+}
+
+const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
+/** A Postgres text[] literal (every element quoted and escaped; null as NULL). */
+const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+
 /**
- * Sends broadcast campaigns through pg-boss jobs (one job per campaign run; any number may run at once and
- * on any process: recipients are claimed with FOR UPDATE SKIP LOCKED). Each batch is two short transactions:
- * the claim (threads and QUEUED messages written, recipients SENDING with a fixed message id), then, after the
- * provider calls, the outcome (SENT/FAILED and one CAMPAIGN_PROGRESS event). A sender that dies between them
- * leaves SENDING rows whose lease runs out; they are sent again with the same message id, which a provider
- * takes as its idempotency key (ChannelProvider's `messageId`), so a contact is never texted twice.
+ * Sends broadcast campaigns through pg-boss jobs. Each batch is two short transactions around the provider
+ * calls, all set-based (no ORM unit of work per recipient):
+ *
+ * 1. claim: `UPDATE campaign_recipients ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` marks up to batchSize
+ *    recipients SENDING and fixes each one's message id and thread id (kept when it already had them);
+ * 2. the provider calls, at the workspace's rate, each with the fixed message id as its idempotency key;
+ * 3. outcome: the threads and messages (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`), the
+ *    recipients SENT or FAILED, and one CAMPAIGN_PROGRESS event for the whole batch.
+ *
+ * A sender that dies between 1 and 3 leaves SENDING rows whose lease runs out; they are claimed again with the
+ * same message id (which the provider takes as its idempotency key, so the contact is texted once) and the
+ * outcome's inserts are idempotent. A recipient once SENT is never claimed again. Any number of jobs may run
+ * on any process (SKIP LOCKED); one process runs a campaign at most once at a time.
  */
 export class CampaignSender {
   private boss: PgBoss | null = null;
@@ -47,6 +84,10 @@ export class CampaignSender {
   private stopped = false;
   /** Per workspace: when the next send may start (the rate limit of this process). */
   private readonly nextSlot = new Map<string, number>();
+  /** This process's send worker (woken at once when this process enqueues, instead of at its next poll). */
+  private sendWorker: string | null = null;
+  /** Campaigns a job of this process is sending now. */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -54,17 +95,22 @@ export class CampaignSender {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly opts: SenderOptions,
+    private readonly campaigns?: CampaignService,
   ) {}
 
-  /** Starts pg-boss (its schema is created on first use) and the worker; idempotent. */
+  /** Starts pg-boss (its schema is created on first use) and the workers; idempotent. */
   start(): Promise<PgBoss> {
     this.starting ??= (async () => {
       const boss = new PgBoss({ connectionString: this.opts.databaseUrl, schema: PGBOSS_SCHEMA, max: 3, supervise: true, schedule: false });
       boss.on('error', (err) => this.logger.warn({ err }, 'pg-boss error'));
       await boss.start();
       await boss.createQueue(SEND_QUEUE);
-      await boss.work<{ campaignId: string; organizationId: string }>(SEND_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      await boss.createQueue(START_QUEUE);
+      this.sendWorker = await boss.work<JobData>(SEND_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         for (const job of jobs) await this.run(job.data.campaignId, job.data.organizationId);
+      });
+      await boss.work<JobData>(START_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async (jobs) => {
+        for (const job of jobs) await this.startScheduled(job.data.campaignId, job.data.organizationId);
       });
       this.boss = boss;
       return boss;
@@ -72,21 +118,37 @@ export class CampaignSender {
     return this.starting;
   }
 
-  /** On boot: resume every RUNNING broadcast (a restart continues where the last process stopped). */
+  /**
+   * On boot: resume every RUNNING broadcast (a restart continues where the last process stopped), and give
+   * every SCHEDULED campaign a start job again (its job is durable, but one enqueued after a commit may have
+   * been lost with the process; a duplicate finds the campaign started and does nothing).
+   */
   async resumeRunning(): Promise<void> {
     // A system read across organizations: the sender serves them all.
-    const rows = await this.orm.em.fork().getConnection().execute<Array<{ id: string; organization_id: string }>>(
-      `select id, organization_id from campaigns where status = 'RUNNING' and kind = 'BROADCAST'`,
+    const rows = await this.orm.em.fork().getConnection().execute<Array<{ id: string; organization_id: string; status: string; start_at: Date | string | null }>>(
+      `select id, organization_id, status, start_at from campaigns where (status = 'RUNNING' and kind = 'BROADCAST') or status = 'SCHEDULED'`,
     );
     if (!rows.length) return;
     await this.start();
-    for (const r of rows) await this.enqueue({ id: r.id, organizationId: r.organization_id });
+    for (const r of rows) {
+      if (r.status === 'RUNNING') await this.enqueue({ id: r.id, organizationId: r.organization_id });
+      else await this.scheduleStart({ id: r.id, organizationId: r.organization_id, startAt: r.start_at === null ? null : new Date(r.start_at) });
+    }
   }
 
   async enqueue(campaign: { id: string; organizationId: string }): Promise<void> {
     if (this.stopped) return;
     const boss = await this.start();
     await boss.send(SEND_QUEUE, { campaignId: campaign.id, organizationId: campaign.organizationId }, { retryLimit: 10, retryDelay: 2, expireInSeconds: 900 });
+    if (this.sendWorker) boss.notifyWorker(this.sendWorker);
+  }
+
+  /** A SCHEDULED campaign's start job, due at its start time (now when null or past). */
+  async scheduleStart(campaign: { id: string; organizationId: string; startAt: Date | null }): Promise<void> {
+    if (this.stopped) return;
+    const boss = await this.start();
+    const at = campaign.startAt && campaign.startAt.getTime() > Date.now() ? campaign.startAt : undefined;
+    await boss.send(START_QUEUE, { campaignId: campaign.id, organizationId: campaign.organizationId }, { retryLimit: 5, retryDelay: 5, ...(at ? { startAfter: at } : {}) });
   }
 
   async stop(): Promise<void> {
@@ -102,106 +164,207 @@ export class CampaignSender {
     return em;
   }
 
-  /** Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this process stops. */
-  private async run(campaignId: string, organizationId: string): Promise<void> {
-    while (!this.stopped) {
-      const outcome = await this.batch(campaignId, organizationId);
-      if (outcome === 'done') return;
-      if (outcome === 'quiet') {
-        await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { startAfter: 300 });
-        return;
-      }
-      if (outcome === 'wait') {
-        // Everything left is leased to another sender: look again once a lease could have run out.
-        await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { startAfter: Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)) });
-        return;
-      }
+  /** A start job: starts the campaign if it is still SCHEDULED and due; one moved later waits for its new time. */
+  private async startScheduled(campaignId: string, organizationId: string): Promise<void> {
+    if (!this.campaigns) return;
+    const em = this.em(organizationId);
+    const c = await em.findOne(Campaign, { id: campaignId });
+    if (!c || c.status !== CampaignStatus.SCHEDULED) return;
+    if (c.startAt && c.startAt.getTime() > this.clock.now().getTime() + 1_000) {
+      await this.scheduleStart({ id: campaignId, organizationId, startAt: c.startAt });
+      return;
+    }
+    try {
+      await this.campaigns.startScheduled(em, campaignId);
+    } catch (err) {
+      // A campaign that cannot start (it reaches nobody, its status moved meanwhile) stays as it is: no retry.
+      if (err instanceof DomainError) this.logger.warn({ err, campaignId }, 'a scheduled campaign could not start');
+      else throw err;
     }
   }
 
-  private async batch(campaignId: string, organizationId: string): Promise<'more' | 'done' | 'quiet' | 'wait'> {
-    const em = this.em(organizationId);
-    const campaign = await em.findOne(Campaign, { id: campaignId });
-    if (!campaign || campaign.status !== CampaignStatus.RUNNING) return 'done';
-    const settings = await em.findOne(WorkspaceSettings, { workspace: campaign.workspaceId });
-    if (inQuietHours(campaign.quietHoursStart, campaign.quietHoursEnd, settings?.timeZone ?? 'UTC', this.clock.now())) return 'quiet';
+  /**
+   * Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this slice is over (then a
+   * fresh job continues). Each batch's outcome transaction also claims the next batch: one commit per batch.
+   */
+  private async run(campaignId: string, organizationId: string): Promise<void> {
+    if (this.running.has(campaignId)) return; // this process sends it already (and hands over when its slice ends)
+    this.running.add(campaignId);
+    try {
+      const until = Date.now() + (this.opts.sliceSeconds ?? 300) * 1000;
+      const em = this.em(organizationId);
+      const campaign = await em.findOne(Campaign, { id: campaignId });
+      if (!campaign || campaign.status !== CampaignStatus.RUNNING) return;
+      const settings = await em.findOne(WorkspaceSettings, { workspace: campaign.workspaceId });
+      const quietUntil = () => quietHoursEndAt(campaign.quietHoursStart, campaign.quietHoursEnd, settings?.timeZone ?? 'UTC', this.clock.now());
+      const again = async (startAfter?: Date | number) => {
+        await this.boss?.send(SEND_QUEUE, { campaignId, organizationId }, { retryLimit: 10, retryDelay: 2, expireInSeconds: 900, ...(startAfter ? { startAfter } : {}) });
+        if (!startAfter && this.sendWorker) this.boss?.notifyWorker(this.sendWorker);
+      };
+      const quiet = quietUntil();
+      if (quiet) {
+        await again(quiet); // quiet hours: again when they end
+        return;
+      }
+      let base: CampaignProgressState | null = null;
+      let claimed = await this.claim(em, campaign);
+      for (;;) {
+        if (!claimed.length) {
+          const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
+            `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
+               from campaigns c where c.organization_id = ? and c.id = ?`,
+            [organizationId, campaignId],
+          );
+          if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
+          // Everything left is leased to another sender: look again once a lease could have run out.
+          if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
+          else await this.complete(campaignId, organizationId);
+          return;
+        }
+        // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
+        if (!(await this.isRunning(em, campaign))) {
+          await em.getConnection().execute(
+            `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
+            [organizationId, uuidArray(claimed.map((r) => r.id))],
+            'run',
+          );
+          return;
+        }
+        const outcomes = await this.sendAll(campaign, claimed);
+        const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
+        const result = await this.settle(em, campaign, claimed, outcomes, base, !stop);
+        base = result.state;
+        claimed = result.next;
+        if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
+        if (stop) {
+          await again(stop instanceof Date ? stop : undefined);
+          return;
+        }
+      }
+    } finally {
+      this.running.delete(campaignId);
+    }
+  }
 
-    // 1. Claim: a short transaction fixes each recipient's message id and writes its thread and QUEUED message.
-    const claimed = await em.transactional(async (tx) => {
-      const rows = await tx.getConnection().execute<Claimed[]>(
+  private async isRunning(em: EntityManager, campaign: Campaign): Promise<boolean> {
+    const [row] = await em.getConnection().execute<Array<{ status: string }>>(`select status from campaigns where organization_id = ? and id = ?`, [campaign.organization.id, campaign.id]);
+    return row?.status === CampaignStatus.RUNNING;
+  }
+
+  /** How many recipients one batch claims: no more than a quarter of the lease can send at the rate. */
+  private batchSize(): number {
+    return Math.max(1, Math.min(this.opts.batchSize, Math.floor((this.opts.ratePerSecond * this.opts.leaseSeconds) / 4)));
+  }
+
+  /**
+   * Claims a batch while the campaign is RUNNING (one statement): PENDING recipients, and SENDING ones whose
+   * sender's lease ran out, become SENDING with their message id and thread id fixed (kept when they had them).
+   */
+  private claim(em: EntityManager, campaign: Campaign): Promise<Claimed[]> {
+    const org = campaign.organization.id;
+    const size = this.batchSize();
+    const running = `exists (select 1 from campaigns k where k.organization_id = ? and k.id = ? and k.status = 'RUNNING')`;
+    return em.getConnection().execute<Claimed[]>(
+      `with fresh as (
+         select id from campaign_recipients
+          where organization_id = ? and campaign_id = ? and status = 'PENDING' and ${running}
+          limit ? for update skip locked
+       ), stale as (
+         select id from campaign_recipients
+          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and ${running}
+          limit ? for update skip locked
+       ), picked as (
+         select p.id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
+           from (select id from fresh union all select id from stale) p
+           join campaign_recipients r0 on r0.organization_id = ? and r0.id = p.id
+           left join contacts c on c.organization_id = ? and c.id = r0.contact_id
+       )
+       update campaign_recipients r
+          set status = 'SENDING', claimed_at = now(),
+              message_id = coalesce(r.message_id, gen_random_uuid()), thread_id = coalesce(r.thread_id, gen_random_uuid())
+         from picked
+        where r.organization_id = ? and r.id = picked.id
+       returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id, picked.c_id, picked.first_name, picked.last_name, picked.email, picked.custom_fields`,
+      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, org, campaign.id, size, org, org, org],
+      'all',
+      em.getTransactionContext(),
+    );
+  }
+
+  /** The provider calls of a batch, at the workspace's rate (slots reserved in order, calls in flight together). */
+  private sendAll(campaign: Campaign, claimed: readonly Claimed[]): Promise<Outcome[]> {
+    const organizationId = campaign.organization.id;
+    return Promise.all(
+      claimed
+        .filter((r) => r.c_id)
+        .map(async (r): Promise<Outcome> => {
+          const body = renderFor(campaign.messageTemplate, { firstName: r.first_name, lastName: r.last_name, phone: r.phone, email: r.email, customFields: r.custom_fields ?? {} });
+          const wait = this.reserveSlot(campaign.workspaceId);
+          if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+          const out = { recipientId: r.id, contactId: r.contact_id, threadId: r.thread_id, messageId: r.message_id, body };
+          try {
+            const { providerMessageId } = await this.provider.send({ organizationId, workspaceId: campaign.workspaceId, messageId: r.message_id, to: r.phone, body });
+            return { ...out, providerMessageId, error: null };
+          } catch (err) {
+            return { ...out, providerMessageId: null, error: ((err as Error).message ?? String(err)).slice(0, 500) };
+          }
+        }),
+    );
+  }
+
+  /**
+   * A batch's outcome, in one transaction of set-based statements: its threads and messages (idempotent
+   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), one progress event, and, when
+   * `claimNext`, the claim of the next batch. The event's counts are the previous batch's plus this batch's
+   * own outcome (`base`; counted in full once per slice), not a count of the whole campaign per batch.
+   */
+  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: boolean): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
+    const organizationId = campaign.organization.id;
+    const counts = base ?? (await progressOf(em, campaign));
+    return em.transactional(async (tx) => {
+      const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
+      const now = this.clock.now();
+      if (outcomes.length) {
+        await run(
+          `insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, last_activity_at, first_response_at, campaign_id, last_message_preview)
+           select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
+             from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
+           on conflict (id) do nothing`,
+          [now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160)))],
+        );
+        await run(
+          `insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
+           select x.id, ?, ?, ?, x.thread_id, 'OUTBOUND', x.body, case when x.error is null then 'QUEUED' else 'FAILED' end::delivery_status,
+                  case when x.error is null then null else ?::timestamptz end, x.error, ?, x.pid
+             from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) as x(id, thread_id, body, pid, error)
+           on conflict (id) do nothing`,
+          [now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error))],
+        );
+      }
+      const gone = claimed.filter((r) => !r.c_id);
+      const statuses = [...outcomes.map((o) => ({ id: o.recipientId, status: o.error ? 'FAILED' : 'SENT', reason: null as string | null })), ...gone.map((r) => ({ id: r.id, status: 'SKIPPED', reason: 'CONTACT_DELETED' }))];
+      // Only rows still SENDING: a row another sender finished meanwhile (its lease ran out under us) is counted once.
+      const moved = await tx.getConnection().execute<Array<{ status: string }>>(
         `update campaign_recipients r
-            set status = 'SENDING', claimed_at = now(), message_id = coalesce(r.message_id, gen_random_uuid())
-          where r.id in (select id from campaign_recipients
-                          where organization_id = ? and campaign_id = ?
-                            and (status = 'PENDING' or (status = 'SENDING' and claimed_at < now() - make_interval(secs => ?)))
-                          order by id limit ? for update skip locked)
-          returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id`,
-        [organizationId, campaignId, this.opts.leaseSeconds, this.opts.batchSize],
+            set status = x.status::campaign_recipient_status, sent_at = case when x.status = 'SENT' then now() else r.sent_at end, skip_reason = coalesce(x.reason, r.skip_reason)
+           from unnest(?::uuid[], ?::text[], ?::text[]) as x(id, status, reason)
+          where r.organization_id = ? and r.id = x.id and r.status = 'SENDING'
+          returning x.status`,
+        [uuidArray(statuses.map((s) => s.id)), textArray(statuses.map((s) => s.status)), textArray(statuses.map((s) => s.reason)), organizationId],
         'all',
         tx.getTransactionContext(),
       );
-      const fresh = rows.filter((r) => !r.thread_id);
-      if (fresh.length) {
-        const contacts = new Map((await tx.find(Contact, { id: { $in: fresh.map((r) => r.contact_id) } })).map((c) => [c.id, c]));
-        const now = this.clock.now();
-        for (const r of fresh) {
-          const contact = contacts.get(r.contact_id)!;
-          const thread = tx.create(Thread, { organization: campaign.organization, workspace: campaign.workspace, contact, campaignId: campaign.id, lastActivityAt: now, firstResponseAt: now });
-          const body = renderFor(campaign.messageTemplate, contact);
-          tx.create(Message, { id: r.message_id, organization: campaign.organization, workspace: campaign.workspace, thread, direction: MessageDirection.OUTBOUND, body, status: DeliveryStatus.QUEUED, authorId: campaign.createdById, createdAt: now } as never);
-          thread.lastMessagePreview = body.slice(0, 160);
-          r.thread_id = thread.id;
-        }
-        await tx.flush();
-        await tx.getConnection().execute(
-          `update campaign_recipients r set thread_id = x.thread_id from unnest(?::uuid[], ?::uuid[]) as x(id, thread_id) where r.organization_id = ? and r.id = x.id`,
-          [`{${fresh.map((r) => r.id).join(',')}}`, `{${fresh.map((r) => r.thread_id).join(',')}}`, organizationId],
-          'run',
-          tx.getTransactionContext(),
-        );
-      }
-      return rows;
+      const n = (s: string) => moved.filter((m) => m.status === s).length;
+      const state: CampaignProgressState = {
+        ...counts,
+        status: campaign.status,
+        queued: Math.max(0, counts.queued - moved.length),
+        sent: counts.sent + n('SENT'),
+        failed: counts.failed + n('FAILED'),
+      };
+      await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
+      return { state, next: claimNext ? await this.claim(tx, campaign) : [] };
     });
-    if (!claimed.length) {
-      const left = await em.getConnection().execute<Array<{ n: string }>>(
-        `select count(*) as n from campaign_recipients where organization_id = ? and campaign_id = ? and status in ('PENDING', 'SENDING')`,
-        [organizationId, campaignId],
-      );
-      if (Number(left[0]?.n ?? 0) > 0) return 'wait';
-      await this.complete(campaignId, organizationId);
-      return 'done';
-    }
-
-    // 2. The provider calls, at the workspace's rate. The message id is the provider's idempotency key.
-    const bodies = new Map((await em.find(Message, { id: { $in: claimed.map((r) => r.message_id) } }, { fields: ['id', 'body'] })).map((m) => [m.id, m.body]));
-    const sent: Array<{ id: string; messageId: string; providerMessageId: string }> = [];
-    const failed: Array<{ id: string; messageId: string; error: string }> = [];
-    for (const r of claimed) {
-      await this.takeSlot(campaign.workspaceId);
-      try {
-        const { providerMessageId } = await this.provider.send({ organizationId, workspaceId: campaign.workspaceId, messageId: r.message_id, to: r.phone, body: bodies.get(r.message_id) ?? '' });
-        sent.push({ id: r.id, messageId: r.message_id, providerMessageId });
-      } catch (err) {
-        failed.push({ id: r.id, messageId: r.message_id, error: (err as Error).message.slice(0, 500) });
-      }
-    }
-
-    // 3. The outcome: one short transaction, one progress event for the whole batch.
-    await em.transactional(async (tx) => {
-      const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
-      if (sent.length) {
-        await run(`update messages m set provider_message_id = x.pid from unnest(?::uuid[], ?::text[]) as x(id, pid) where m.organization_id = ? and m.id = x.id and m.provider_message_id is null`,
-          [`{${sent.map((s) => s.messageId).join(',')}}`, `{${sent.map((s) => s.providerMessageId).join(',')}}`, organizationId]);
-        await run(`update campaign_recipients set status = 'SENT', sent_at = now() where organization_id = ? and id = any(?::uuid[])`, [organizationId, `{${sent.map((s) => s.id).join(',')}}`]);
-      }
-      for (const f of failed) {
-        await run(`update messages set status = 'FAILED', error = ?, status_updated_at = now() where organization_id = ? and id = ?`, [f.error, organizationId, f.messageId]);
-        await run(`update campaign_recipients set status = 'FAILED' where organization_id = ? and id = ?`, [organizationId, f.id]);
-      }
-      const c = await tx.findOneOrFail(Campaign, { id: campaignId }, { refresh: true });
-      await emitProgress(tx, c);
-    });
-    return 'more';
   }
 
   private async complete(campaignId: string, organizationId: string): Promise<void> {
@@ -216,12 +379,12 @@ export class CampaignSender {
     });
   }
 
-  /** Waits for this workspace's next send slot (ratePerSecond, spread evenly). */
-  private async takeSlot(workspaceId: string): Promise<void> {
+  /** Reserves this workspace's next send slot (ratePerSecond, spread evenly); returns how long to wait for it. */
+  private reserveSlot(workspaceId: string): number {
     const gap = 1000 / this.opts.ratePerSecond;
     const now = Date.now();
     const at = Math.max(now, this.nextSlot.get(workspaceId) ?? 0);
     this.nextSlot.set(workspaceId, at + gap);
-    if (at - now >= 1) await new Promise((r) => setTimeout(r, at - now));
+    return at - now;
   }
 }
