@@ -6,4 +6,5 @@
  */
 export { appendEvent, appendEvents, readLog, type LogPosition } from './event-log';
 export { recordAccessChange } from './access-changes';
+export { LogConsumer, type LogConsumerOptions } from './log-consumer';
 export { AccessChangeKind, EventType, OrderEventType, EXPORT_PROGRESS, type ExportProgressState, type OrderState, type CampaignProgressState, type NewEvent, type AccessChange, type EventPayload, type LoggedEvent, type MessageState, type ThreadState } from './events';

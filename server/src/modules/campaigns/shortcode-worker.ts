@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { appendEvent, EventType, readLog, type LogPosition, type LoggedEvent } from '../../realtime';
-import { runDetached } from '../../observability/request-scope';
+import { appendEvent, EventType, LogConsumer, type LogConsumerOptions, type LoggedEvent } from '../../realtime';
 import type { Logger } from '../../observability/logger';
 import type { ChannelProvider } from '../inbox';
 import { keywordOf } from './shortcode.service';
@@ -9,10 +8,7 @@ import { keywordOf } from './shortcode.service';
 /** The worker's row of report_rollup_cursors (a generic (name, position) table of event-log tailers). */
 export const SHORTCODE_CURSOR = 'shortcode-keywords';
 
-export interface ShortcodeWorkerOptions {
-  pollMs?: number;
-  batchSize?: number;
-}
+export type ShortcodeWorkerOptions = LogConsumerOptions;
 
 interface Candidate {
   event: LoggedEvent;
@@ -29,21 +25,10 @@ interface KeywordRow {
   auto_reply: string;
 }
 
-async function readCursor(em: EntityManager, lock: boolean): Promise<LogPosition> {
-  const rows = await em.getConnection().execute<Array<{ xid: string; id: string }>>(
-    `select xid::text as xid, event_id::text as id from report_rollup_cursors where name = ?${lock ? ' for update' : ''}`,
-    [SHORTCODE_CURSOR],
-    'all',
-    em.getTransactionContext(),
-  );
-  if (!rows[0]) throw new Error(`report_rollup_cursors has no row ${SHORTCODE_CURSOR}`);
-  return rows[0];
-}
-
 /**
  * Applies shortcode keywords to inbound messages without touching the inbox's inbound path: it tails the event
  * log (THREAD_CREATED / MESSAGE_ADDED of an INBOUND message) from a durable cursor, moved in the same
- * transaction as what it writes, like the report rollup worker. Each inbound keyword message is one row of
+ * transaction as what it writes (a LogConsumer, realtime/log-consumer.ts, like the report rollups). Each inbound keyword message is one row of
  * shortcode_keyword_hits (unique per inbound message id): a batch read twice (a crash, another process)
  * subscribes and replies nothing more. One subscription per contact and keyword (a unique rule).
  *
@@ -51,87 +36,17 @@ async function readCursor(em: EntityManager, lock: boolean): Promise<LogPosition
  * its message id as the channel's idempotency key, and `reply_sent_at` marks it handed over. A reply committed
  * but never handed over (a crash) is sent on the next pass.
  */
-export class ShortcodeWorker {
-  private line = '0';
-  private reading: Promise<void> | null = null;
-  private again = false;
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private readonly batchSize: number;
-  /** Keyword messages this worker applied (tests, metrics). */
-  applied = 0;
-
-  constructor(
-    private readonly orm: MikroORM,
-    private readonly channel: ChannelProvider,
-    private readonly logger: Logger,
-    private readonly opts: ShortcodeWorkerOptions = {},
-  ) {
-    this.batchSize = opts.batchSize ?? 1000;
+export class ShortcodeWorker extends LogConsumer {
+  constructor(orm: MikroORM, private readonly channel: ChannelProvider, logger: Logger, opts: ShortcodeWorkerOptions = {}) {
+    super(orm, logger, SHORTCODE_CURSOR, opts);
   }
 
-  start(): void {
-    this.timer = setInterval(() => this.wake(), this.opts.pollMs ?? 1000);
-    this.timer.unref();
-    this.wake();
+  /** Hands the replies of the pass to the channel once its batches are committed. */
+  protected override afterPass(): Promise<number> {
+    return this.dispatch();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.reading?.catch(() => undefined);
-  }
-
-  wake(): void {
-    if (this.stopped) return;
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = runDetached(async () => {
-      await this.drain();
-      await this.dispatch();
-    })
-      .then(() => undefined)
-      .catch((err) => this.logger.warn({ err: (err as Error).message }, 'shortcode keywords failed; will retry'))
-      .finally(() => {
-        this.reading = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
-  }
-
-  /** Applies every inbound keyword message up to the log's safe line; returns how many events it passed. */
-  async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      if (this.stopped) return total;
-      const em = this.orm.em.fork();
-      const from = await readCursor(em, false);
-      const { events, line } = await readLog(em, from, this.batchSize, this.line);
-      this.line = line;
-      if (!events.length) return total;
-      const last = events[events.length - 1]!;
-      const moved = await em.transactional(async (tx) => {
-        const locked = await readCursor(tx, true);
-        if (locked.xid !== from.xid || locked.id !== from.id) return false;
-        this.applied += await this.apply(tx, events);
-        await tx.getConnection().execute(
-          `update report_rollup_cursors set xid = ?::xid8, event_id = ?::bigint, updated_at = now() where name = ?`,
-          [last.xid, last.id, SHORTCODE_CURSOR],
-          'run',
-          tx.getTransactionContext(),
-        );
-        return true;
-      });
-      if (moved) total += events.length;
-      if (moved && events.length < this.batchSize) return total;
-    }
-  }
-
-  private async apply(tx: EntityManager, events: readonly LoggedEvent[]): Promise<number> {
+  protected async apply(tx: EntityManager, events: readonly LoggedEvent[]): Promise<number> {
     const run = <T>(sql: string, params: unknown[]) => tx.getConnection().execute<T[]>(sql, params, 'all', tx.getTransactionContext());
     const candidates: Candidate[] = [];
     for (const event of events) {
