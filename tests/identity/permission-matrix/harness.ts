@@ -226,6 +226,26 @@ export function describeMatrixShard(shard: number): void {
       return order;
     }
 
+    /** An S3 destination of organization A (raw SQL, like exports: modules/reports/exports). */
+    async function exportDestination(): Promise<string> {
+      const id = randomUUID();
+      await server.app.orm.em.fork().getConnection().execute(
+        `insert into export_destinations (id, organization_id, name, region, bucket, access_key_id, secret_key_encrypted, created_by_id) values (?, ?, ?, 'us-east-1', 'matrix', 'key', 'not-a-secret', ?)`,
+        [id, a.organization.id, `destination-${++seq}`, roleUsers.get(Role.OWNER)!.id],
+      );
+      return id;
+    }
+
+    /** A daily contacts export of the target workspace to a fresh destination of organization A. */
+    async function exportSchedule(target: Target): Promise<string> {
+      const id = randomUUID();
+      await server.app.orm.em.fork().getConnection().execute(
+        `insert into export_schedules (id, organization_id, workspace_id, destination_id, kind, format, every_hours, next_run_at, created_by_id) values (?, ?, ?, ?, 'CONTACTS', 'CSV', 24, now() + interval '1 day', ?)`,
+        [id, a.organization.id, ws[target].id, await exportDestination(), roleUsers.get(Role.OWNER)!.id],
+      );
+      return id;
+    }
+
     /** Builds variables for an operation: the scope argument points at the target, the rest is plausible input. */
     async function variablesFor(field: GraphQLField<unknown, unknown>, auth: FieldAuth, target: Target | null, caller: User) {
       const scope = typeof auth.scope === 'object' ? auth.scope : null;
@@ -256,6 +276,9 @@ export function describeMatrixShard(shard: number): void {
         if (isScalarType(inner)) {
           if (inner.name === 'ID') {
             const where = target === null || target === 'otherOrg' ? 'own' : target;
+            // Organization-scoped deletes of raw-SQL export rows take the row's id: a row of the caller's org.
+            if (name === 'id' && field.name === 'deleteExportDestination') return exportDestination();
+            if (name === 'id' && field.name === 'deleteExportSchedule') return exportSchedule(where);
             if (name === 'userId' || name === 'id') return objectIn('User', where);
             if (name === 'mergeId') return objectIn('Contact', where);
             if (name === 'tagId') return objectIn('Tag', where);
