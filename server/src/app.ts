@@ -28,6 +28,7 @@ import { CampaignSender, type SenderOptions } from './modules/campaigns/sender';
 import { ShortcodeWorker } from './modules/campaigns';
 import { RecordingSandboxProvider } from './modules/inbox/recording-sandbox';
 import { ReceiptQueue } from './modules/inbox/receipt-queue';
+import { PARKED_RECEIPT_TTL_MS, sweepParkedReceipts } from './modules/inbox/parked-receipts';
 
 /** Limits on the server's own Postgres sessions (migrations at start-up run well within them). */
 const SERVER_STATEMENT_TIMEOUT_MS = 120_000;
@@ -180,6 +181,8 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     }
     const pruneTimer = setInterval(() => {
       pruneEvents(orm.em.fork(), config.eventRetentionDays).catch((err) => logger.warn({ err }, 'event pruning failed'));
+      // Parked delivery receipts whose message never appeared (modules/inbox/parked-receipts.ts) expire after a day.
+      sweepParkedReceipts(orm.em.fork(), new Date(clock.now().getTime() - PARKED_RECEIPT_TTL_MS)).catch((err) => logger.warn({ err }, 'parked receipt sweep failed'));
     }, 3_600_000);
     pruneTimer.unref();
     cleanup.push(async () => clearInterval(pruneTimer));

@@ -39,8 +39,8 @@ export function ormConfig(opts: OrmOptions): Options {
     },
     // Never create or alter tables at run time: migrations do that, reviewed and committed.
     // Tables written with raw SQL, not entities: throttle windows, the event log (realtime/event-log.ts) and
-    // the report rollups (modules/reports/rollup-tables.ts).
-    schemaGenerator: { disableForeignKeys: false, skipTables: ['throttle_windows', 'events', 'event_log_watermark', ...REPORT_ROLLUP_TABLES] },
+    // the report rollups (modules/reports/rollup-tables.ts), parked delivery receipts (modules/inbox/parked-receipts.ts).
+    schemaGenerator: { disableForeignKeys: false, skipTables: ['throttle_windows', 'events', 'event_log_watermark', 'parked_receipts', ...REPORT_ROLLUP_TABLES] },
     discovery: { warnWhenNoEntities: true, requireEntitiesArray: true },
     pool: { min: 0, max: opts.poolMax ?? 10 },
     // Postgres keeps acknowledged writes on disk before answering.

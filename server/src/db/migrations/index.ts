@@ -13,6 +13,7 @@ import { Migration20261130184000 } from './Migration20261130184000';
 import { Migration20261130180000 } from './Migration20261130180000';
 import { Migration20261130224309 } from './Migration20261130224309';
 import { Migration20261130230000 } from './Migration20261130230000';
+import { Migration20261201000500 } from './Migration20261201000500';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130180000', class: Migration20261130180000 },
   { name: 'Migration20261130224309', class: Migration20261130224309 },
   { name: 'Migration20261130230000', class: Migration20261130230000 },
+  { name: 'Migration20261201000500', class: Migration20261201000500 },
 ];

@@ -5,7 +5,7 @@ import type { Logger } from '../../observability/logger';
 import type { Clock } from '../../shared/clock';
 import { DomainError } from '../../shared/errors';
 import type { ChannelProvider } from '../inbox';
-import { WorkspaceSettings } from '../inbox';
+import { applyParkedReceipts, WorkspaceSettings } from '../inbox';
 import { appendEvent, EventType, type CampaignProgressState } from '../../realtime';
 import { Campaign, CampaignStatus } from './campaign.entity';
 import { emitProgress, progressOf, type CampaignService } from './campaigns.service';
@@ -71,7 +71,8 @@ const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) =
  *    recipients SENDING and fixes each one's message id and thread id (kept when it already had them);
  * 2. the provider calls, at the workspace's rate, each with the fixed message id as its idempotency key;
  * 3. outcome: the threads and messages (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`), the
- *    recipients SENT or FAILED, and one CAMPAIGN_PROGRESS event for the whole batch.
+ *    delivery receipts the provider reported before this commit (parked: modules/inbox/parked-receipts.ts),
+ *    the recipients SENT or FAILED, and one CAMPAIGN_PROGRESS event for the whole batch.
  *
  * A sender that dies between 1 and 3 leaves SENDING rows whose lease runs out; they are claimed again with the
  * same message id (which the provider takes as its idempotency key, so the contact is texted once) and the
@@ -340,6 +341,8 @@ export class CampaignSender {
            on conflict (id) do nothing`,
           [now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error))],
         );
+        // Receipts the provider reported before this commit were parked (no message yet): applied now, in order.
+        await applyParkedReceipts(tx, organizationId, outcomes.flatMap((o) => (o.providerMessageId ? [o.providerMessageId] : [])), now);
       }
       const gone = claimed.filter((r) => !r.c_id);
       const statuses = [...outcomes.map((o) => ({ id: o.recipientId, status: o.error ? 'FAILED' : 'SENT', reason: null as string | null })), ...gone.map((r) => ({ id: r.id, status: 'SKIPPED', reason: 'CONTACT_DELETED' }))];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendEvent, EventType, LogConsumer, type LogConsumerOptions, type LoggedEvent } from '../../realtime';
 import type { Logger } from '../../observability/logger';
-import type { ChannelProvider } from '../inbox';
+import { applyParkedReceipts, type ChannelProvider } from '../inbox';
 import { keywordOf } from './shortcode.service';
 
 /** The worker's row of report_rollup_cursors (a generic (name, position) table of event-log tailers). */
@@ -161,7 +161,11 @@ export class ShortcodeWorker extends LogConsumer {
         if (this.stopped) return sent;
         try {
           const { providerMessageId } = await this.channel.send({ organizationId: r.organization_id, workspaceId: r.workspace_id, messageId: r.reply_message_id, to: r.phone, body: r.body });
-          await conn.execute(`update messages set provider_message_id = ? where organization_id = ? and id = ? and provider_message_id is null`, [providerMessageId, r.organization_id, r.reply_message_id]);
+          // With the provider id written, the receipts reported before it was (parked) are applied, in order.
+          await this.orm.em.fork({ clear: true, useContext: false }).transactional(async (tx) => {
+            await tx.getConnection().execute(`update messages set provider_message_id = ? where organization_id = ? and id = ? and provider_message_id is null`, [providerMessageId, r.organization_id, r.reply_message_id], 'run', tx.getTransactionContext());
+            await applyParkedReceipts(tx, r.organization_id, [providerMessageId], new Date());
+          });
         } catch (err) {
           await conn.execute(`update messages set status = 'FAILED', error = ?, status_updated_at = now() where organization_id = ? and id = ?`, [(err as Error).message.slice(0, 500), r.organization_id, r.reply_message_id]);
         }

@@ -21,3 +21,4 @@ export { normalizeEmailAddress, normalizePhone } from './addresses';
 export type { ChannelProvider } from './channel';
 export { ImportReport } from './inbox.types';
 export type { MessagingService } from './messaging.service';
+export { applyParkedReceipts } from './messaging.service';

@@ -39,6 +39,7 @@ import {
   type ReceiptTarget,
   type ThreadChange,
 } from './message-writes';
+import { lockProviderMessageIds, parkReceipts, takeParkedReceipts } from './parked-receipts';
 
 const MAX_BODY = 1600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,6 +64,70 @@ export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): 
   if (STATUS_RANK[receipt] <= STATUS_RANK[current]) return [];
   if (STATUS_RANK[receipt] > STATUS_RANK[DeliveryStatus.SENT] && STATUS_RANK[current] < STATUS_RANK[DeliveryStatus.SENT]) return [DeliveryStatus.SENT, receipt];
   return [receipt];
+}
+
+/**
+ * Applies receipts of one organization in arrival order inside `tx` (see MessagingService.applyReceipts):
+ * per receipt whether it moved its message, and whether its message was found at all.
+ */
+export async function applyReceiptsIn(
+  tx: EntityManager,
+  organizationId: string,
+  receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>,
+  now: Date,
+): Promise<{ applied: boolean[]; matched: boolean[] }> {
+  if (!receipts.length) return { applied: [], matched: [] };
+  const rows = await lockReceiptTargets(tx, organizationId, [...new Set(receipts.map((r) => r.providerMessageId))]);
+  const byProvider = new Map<string, ReceiptTarget>();
+  for (const r of rows) if (!byProvider.has(r.provider_message_id)) byProvider.set(r.provider_message_id, r);
+  const changed = new Map<string, { id: string; status: DeliveryStatus; statusUpdatedAt: Date; error: string | null }>();
+  const events: NewEvent[] = [];
+  const applied = receipts.map((receipt) => {
+    const m = byProvider.get(receipt.providerMessageId);
+    if (!m) return false;
+    const steps = receiptSteps(m.status, receipt.status);
+    if (!steps.length) return false;
+    for (const step of steps) {
+      m.status = step;
+      if (step === receipt.status) m.error = receipt.error ?? null;
+      const row: MessageRow = {
+        id: m.id,
+        organizationId,
+        workspaceId: m.workspace_id,
+        threadId: m.thread_id,
+        direction: MessageDirection.OUTBOUND,
+        body: m.body,
+        status: step,
+        authorId: m.author_id,
+        automated: m.automated,
+        idempotencyKey: null,
+        externalId: null,
+        createdAt: new Date(m.created_at),
+      };
+      const thread = threadStateOf(
+        { id: m.thread_id, archived: m.t_archived, assignee_user_id: m.t_assignee_user_id, assignee_group_id: m.t_assignee_group_id, campaign_id: m.t_campaign_id },
+        { status: m.t_status, needsResponse: m.t_needs_response, lastActivityAt: new Date(m.t_last_activity_at) },
+      );
+      events.push(messageEvent(EventType.MESSAGE_STATUS, row, thread));
+    }
+    changed.set(m.id, { id: m.id, status: m.status, statusUpdatedAt: now, error: m.error });
+    return true;
+  });
+  if (events.length) await writeReceipts(tx, organizationId, [...changed.values()], events);
+  return { applied, matched: receipts.map((r) => byProvider.has(r.providerMessageId)) };
+}
+
+/**
+ * The writer's side of parked receipts: in the transaction that makes these provider message ids' messages
+ * visible (inserts them, or writes their provider ids), applies the receipts parked for them, in arrival
+ * order, each step one MESSAGE_STATUS event as usual. Returns how many receipts it took.
+ */
+export async function applyParkedReceipts(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[], now: Date): Promise<number> {
+  if (!providerMessageIds.length) return 0;
+  await lockProviderMessageIds(tx, organizationId, providerMessageIds);
+  const parked = await takeParkedReceipts(tx, organizationId, providerMessageIds);
+  if (parked.length) await applyReceiptsIn(tx, organizationId, parked, now);
+  return parked.length;
 }
 
 /** A message row just written by hand as a plain Message (not managed: the inbound path never flushes it). */
@@ -500,7 +565,6 @@ export class MessagingService {
 
   /** Hands committed outbound messages to the channel; a refusal marks the message FAILED. */
   private async dispatch(em: EntityManager, sends: Array<{ message: Message; to: string | null }>): Promise<void> {
-    const conn = em.getConnection();
     for (const { message: m, to } of sends) {
       try {
         const { providerMessageId } = await this.provider.send({
@@ -511,7 +575,11 @@ export class MessagingService {
           body: m.body,
         });
         m.providerMessageId = providerMessageId;
-        await conn.execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run');
+        // With the provider id written, the receipts reported before it was (parked) are applied, in order.
+        await em.fork({ clear: true, useContext: false }).transactional(async (tx) => {
+          await tx.getConnection().execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run', tx.getTransactionContext());
+          await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now());
+        });
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, messageId: m.id }, 'channel refused a message');
         m.status = DeliveryStatus.FAILED;
@@ -539,50 +607,25 @@ export class MessagingService {
    * the messages; write their final statuses and one event per step). Each receipt does exactly what
    * applyReceipt does alone, applied in order: SENT then DELIVERED for one message in one batch is two
    * steps, two events, in that order. Returns, per receipt, whether it moved its message.
+   *
+   * Receipts whose message is not there (not committed yet, or its provider id not written yet) are tried
+   * once more in a second transaction under their provider ids' advisory locks, and parked when their message
+   * is still missing (modules/inbox/parked-receipts.ts): its writer applies them when it commits the message.
    */
   async applyReceipts(em: EntityManager, organizationId: string, receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>): Promise<boolean[]> {
     if (!receipts.length) return [];
-    return em.transactional(async (tx) => {
-      const rows = await lockReceiptTargets(tx, organizationId, [...new Set(receipts.map((r) => r.providerMessageId))]);
-      const byProvider = new Map<string, ReceiptTarget>();
-      for (const r of rows) if (!byProvider.has(r.provider_message_id)) byProvider.set(r.provider_message_id, r);
+    const first = await em.transactional((tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
+    const missed = receipts.map((_, i) => i).filter((i) => !first.matched[i]);
+    if (!missed.length) return first.applied;
+    const late = missed.map((i) => receipts[i]!);
+    await em.transactional(async (tx) => {
+      await lockProviderMessageIds(tx, organizationId, [...new Set(late.map((r) => r.providerMessageId))]);
       const now = this.clock.now();
-      const changed = new Map<string, { id: string; status: DeliveryStatus; statusUpdatedAt: Date; error: string | null }>();
-      const events: NewEvent[] = [];
-      const applied = receipts.map((receipt) => {
-        const m = byProvider.get(receipt.providerMessageId);
-        if (!m) return false;
-        const steps = receiptSteps(m.status, receipt.status);
-        if (!steps.length) return false;
-        for (const step of steps) {
-          m.status = step;
-          if (step === receipt.status) m.error = receipt.error ?? null;
-          const row: MessageRow = {
-            id: m.id,
-            organizationId,
-            workspaceId: m.workspace_id,
-            threadId: m.thread_id,
-            direction: MessageDirection.OUTBOUND,
-            body: m.body,
-            status: step,
-            authorId: m.author_id,
-            automated: m.automated,
-            idempotencyKey: null,
-            externalId: null,
-            createdAt: new Date(m.created_at),
-          };
-          const thread = threadStateOf(
-            { id: m.thread_id, archived: m.t_archived, assignee_user_id: m.t_assignee_user_id, assignee_group_id: m.t_assignee_group_id, campaign_id: m.t_campaign_id },
-            { status: m.t_status, needsResponse: m.t_needs_response, lastActivityAt: new Date(m.t_last_activity_at) },
-          );
-          events.push(messageEvent(EventType.MESSAGE_STATUS, row, thread));
-        }
-        changed.set(m.id, { id: m.id, status: m.status, statusUpdatedAt: now, error: m.error });
-        return true;
-      });
-      if (events.length) await writeReceipts(tx, organizationId, [...changed.values()], events);
-      return applied;
+      const again = await applyReceiptsIn(tx, organizationId, late, now);
+      missed.forEach((i, j) => (first.applied[i] = again.applied[j]!));
+      await parkReceipts(tx, organizationId, late.filter((_, j) => !again.matched[j]), now);
     });
+    return first.applied;
   }
 
   async addNote(em: EntityManager, principal: Principal, threadId: string, body: string): Promise<Note> {
