@@ -17,7 +17,7 @@ import { ContactService } from './modules/inbox/contacts.service';
 import { MessagingService } from './modules/inbox/messaging.service';
 import { ThreadService } from './modules/inbox/threads.service';
 import { OrderService, PaymentService, ProductService } from './modules/commerce';
-import { CampaignGroupService, CampaignService, PeerToPeerService, ShortcodeService } from './modules/campaigns';
+import { CampaignGroupService, CampaignService, PeerToPeerService, PhoneNumberService, ShortcodeService } from './modules/campaigns';
 import { ExportService, ReadAuditRecorder, ReportService } from './modules/reports';
 
 /** Every domain service, built once per process. Resolvers reach them through the request context. */
@@ -50,6 +50,8 @@ export interface Services {
   /** Peer-to-peer campaigns: texter links, requests, sends, claims (modules/campaigns/p2p.service.ts). */
   p2p: PeerToPeerService;
   shortcodes: ShortcodeService;
+  /** A workspace's sending numbers (campaigns send from them). */
+  phoneNumbers: PhoneNumberService;
 }
 
 export interface ServiceOptions {
@@ -80,6 +82,7 @@ export function createServices(opts: ServiceOptions): Services {
   // In a peer-to-peer campaign only its texters claim replies (claimThread asks the campaigns module).
   assignment.claimGuard = p2p.claimGuard;
   const reports = new ReportService();
+  const phoneNumbers = new PhoneNumberService();
   return {
     clock: opts.clock,
     mailer,
@@ -103,8 +106,9 @@ export function createServices(opts: ServiceOptions): Services {
     readAudit: new ReadAuditRecorder(),
     exports: new ExportService(reports),
     campaignGroups: new CampaignGroupService(),
-    campaigns: new CampaignService(opts.clock),
+    campaigns: new CampaignService(opts.clock, phoneNumbers),
     p2p,
     shortcodes: new ShortcodeService(),
+    phoneNumbers,
   };
 }

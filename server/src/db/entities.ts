@@ -11,6 +11,7 @@ import { KeywordAlert, KeywordRule, Tag, Template, ThreadTag, WorkspaceSettings 
 import { Campaign, CampaignGroup, CampaignGroupMember, CampaignRecipient } from '../modules/campaigns/campaign.entity';
 import { CampaignTexter, TexterInvite } from '../modules/campaigns/p2p.entity';
 import { ShortcodeKeyword, ShortcodeKeywordHit, ShortcodeSubscription } from '../modules/campaigns/shortcode.entity';
+import { PhoneNumber } from '../modules/campaigns/phone-number.entity';
 
 /** Every entity, listed explicitly (no folder globs: the same list works under tsc output and vitest). */
 export const ENTITIES: Function[] = [
@@ -51,5 +52,6 @@ export const ENTITIES: Function[] = [
   ShortcodeKeyword,
   ShortcodeSubscription,
   ShortcodeKeywordHit,
+  PhoneNumber,
 ];
 ENTITIES.push(ReadAuditEntry);

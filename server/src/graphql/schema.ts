@@ -18,7 +18,7 @@ import { DashboardSubscriptionResolver, SubscriptionResolver } from '../realtime
 import { LivePositionResolver } from '../realtime/position.resolver';
 import { COMMERCE_RESOLVERS } from '../modules/commerce';
 import { ReportsResolver } from '../modules/reports';
-import { CampaignGroupResolver, CampaignResolver, PeerToPeerResolver, ShortcodeResolver } from '../modules/campaigns';
+import { CampaignGroupResolver, CampaignResolver, PeerToPeerResolver, PhoneNumberResolver, ShortcodeResolver } from '../modules/campaigns';
 import { applyAuth, authDirective } from './auth';
 import { withStrictIds } from './input-guards';
 
@@ -42,6 +42,7 @@ const RESOLVERS: NonEmptyArray<Function> = [
   CampaignResolver,
   PeerToPeerResolver,
   ShortcodeResolver,
+  PhoneNumberResolver,
 ];
 
 /** The schema as declared, with the @auth directive defined but not yet enforced. */

@@ -26,6 +26,7 @@ import { Contact, OptOut } from '../../../server/src/modules/inbox/contact.entit
 import { Thread } from '../../../server/src/modules/inbox/thread.entity';
 import { KeywordRule, Tag, Template } from '../../../server/src/modules/inbox/catalogue.entity';
 import { Campaign, CampaignGroup } from '../../../server/src/modules/campaigns/campaign.entity';
+import { PhoneNumber } from '../../../server/src/modules/campaigns/phone-number.entity';
 import { bootServer, type TestServer } from '../../support/server';
 import { OrgBuilder } from '../../support/fixtures';
 import { Order, OrderLine, OrderStatus, Payment, Product } from '../../../server/src/modules/commerce';
@@ -206,6 +207,8 @@ export function describeMatrixShard(shard: number): void {
           return em.create(CampaignGroup, { organization: org.organization, workspace: w, name: `campaign-group-${n}` }).id;
         case 'Campaign':
           return em.create(Campaign, { organization: org.organization, workspace: w, name: `campaign-${n}`, messageTemplate: 'Hello', createdById: roleUsers.get(Role.OWNER)!.id }).id;
+        case 'PhoneNumber':
+          return em.create(PhoneNumber, { organization: org.organization, workspaceId: w.id, number: `+1555${String(n).padStart(7, '0')}`, displayName: `number-${n}` }).id;
         case 'Export': {
           // Exports are raw SQL rows (modules/reports/exports); one started by the caller, still QUEUED.
           const id = randomUUID();
@@ -279,6 +282,8 @@ export function describeMatrixShard(shard: number): void {
             // Organization-scoped deletes of raw-SQL export rows take the row's id: a row of the caller's org.
             if (name === 'id' && field.name === 'deleteExportDestination') return exportDestination();
             if (name === 'id' && field.name === 'deleteExportSchedule') return exportSchedule(where);
+            // Phone numbers are named by workspace and id: one in the scope's workspace.
+            if (name === 'id' && /PhoneNumber$/.test(field.name)) return objectIn('PhoneNumber', target ?? 'own');
             if (name === 'userId' || name === 'id') return objectIn('User', where);
             if (name === 'mergeId') return objectIn('Contact', where);
             if (name === 'tagId') return objectIn('Tag', where);

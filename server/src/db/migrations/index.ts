@@ -8,12 +8,13 @@ import { Migration20261130160100 } from './Migration20261130160100';
 import { Migration20261130161100 } from './Migration20261130161100';
 import { Migration20261130161200 } from './Migration20261130161200';
 import { Migration20261130161300 } from './Migration20261130161300';
+import { Migration20261130180000 } from './Migration20261130180000';
 import { Migration20261130181000 } from './Migration20261130181000';
 import { Migration20261130184000 } from './Migration20261130184000';
-import { Migration20261130180000 } from './Migration20261130180000';
 import { Migration20261130224309 } from './Migration20261130224309';
 import { Migration20261130230000 } from './Migration20261130230000';
 import { Migration20261201000500 } from './Migration20261201000500';
+import { Migration20261201024612 } from './Migration20261201024612';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -24,10 +25,11 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130161100', class: Migration20261130161100 },
   { name: 'Migration20261130161200', class: Migration20261130161200 },
   { name: 'Migration20261130161300', class: Migration20261130161300 },
+  { name: 'Migration20261130180000', class: Migration20261130180000 },
   { name: 'Migration20261130181000', class: Migration20261130181000 },
   { name: 'Migration20261130184000', class: Migration20261130184000 },
-  { name: 'Migration20261130180000', class: Migration20261130180000 },
   { name: 'Migration20261130224309', class: Migration20261130224309 },
   { name: 'Migration20261130230000', class: Migration20261130230000 },
   { name: 'Migration20261201000500', class: Migration20261201000500 },
+  { name: 'Migration20261201024612', class: Migration20261201024612 },
 ];

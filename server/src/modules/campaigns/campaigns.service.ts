@@ -6,7 +6,7 @@ import type { Clock } from '../../shared/clock';
 import type { Principal } from '../identity';
 import { actorOf, audit, type Actor } from '../identity';
 import { Organization, Workspace } from '../identity';
-import { normalizePhone } from '../inbox';
+import type { PhoneNumberService } from './phone-numbers.service';
 import { appendEvent } from '../../realtime';
 import { TENANT_FILTER } from '../../db/tenant';
 import { EventType, type CampaignProgressState } from '../../realtime';
@@ -54,7 +54,10 @@ export class CampaignService {
   /** Called after a commit that scheduled a campaign or moved its start (the sender enqueues its start job). */
   onScheduled: (campaign: { id: string; organizationId: string; startAt: Date | null }) => void = () => undefined;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly phoneNumbers: PhoneNumberService,
+  ) {}
 
   private async apply(tx: EntityManager, campaign: Campaign, input: CampaignInput): Promise<void> {
     if (input.name !== undefined && input.name !== null) {
@@ -90,9 +93,11 @@ export class CampaignService {
     if (input.senderNumber !== undefined) {
       if (input.senderNumber === null || input.senderNumber === '') campaign.senderNumber = null;
       else {
-        const phone = normalizePhone(input.senderNumber);
-        if (!phone) throw badInput('senderNumber is not a valid phone number', { field: 'senderNumber' });
-        campaign.senderNumber = phone;
+        // A campaign sends from one of its workspace's registered numbers, under that number's name unless
+        // the campaign names itself.
+        const registered = await this.phoneNumbers.requireRegistered(tx, campaign.workspaceId, input.senderNumber, 'senderNumber');
+        campaign.senderNumber = registered.number;
+        if (input.senderName === undefined && !campaign.senderName) campaign.senderName = registered.displayName;
       }
     }
     if (input.senderName !== undefined) campaign.senderName = text(input.senderName, 'senderName', 100);

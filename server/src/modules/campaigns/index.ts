@@ -10,4 +10,7 @@ export { ShortcodeKeyword, ShortcodeSubscription, ShortcodeKeywordHit } from './
 export { ShortcodeService } from './shortcode.service';
 export { ShortcodeResolver } from './shortcode.resolver';
 export { ShortcodeWorker } from './shortcode-worker';
+export { PhoneNumber } from './phone-number.entity';
+export { PhoneNumberService } from './phone-numbers.service';
+export { PhoneNumberResolver } from './phone-numbers.resolver';
 import './scopes';

@@ -50,6 +50,12 @@ export class WorkspaceResolver {
     return ctx.services.workspaces.rename(ctx.em, ctx.principal!, id, name);
   }
 
+  @Mutation(() => Organization, { description: "Renames the caller's organization (organization settings)." })
+  @Auth(Permission.ORGANIZATION_SETTINGS_MANAGE, { scope: 'organization' })
+  renameOrganization(@Arg('name') name: string, @Ctx() ctx: RequestContext): Promise<Organization> {
+    return ctx.services.workspaces.renameOrganization(ctx.em, ctx.principal!, name);
+  }
+
   @Query(() => AuditLogConnection, { description: 'Who changed what, newest first: a workspace (and below), or the organization.' })
   @Auth(Permission.AUDIT_LOG_READ, { scope: { arg: 'workspaceId' } })
   auditLog(

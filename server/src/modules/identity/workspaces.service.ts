@@ -35,6 +35,18 @@ export class WorkspaceService {
     });
   }
 
+  /** Renames the caller's organization (ORGANIZATION_SETTINGS_MANAGE), audited at the organization level. */
+  async renameOrganization(em: EntityManager, principal: Principal, newName: string): Promise<Organization> {
+    const name = checkName(newName);
+    return em.transactional(async (tx) => {
+      const org = await tx.findOneOrFail(Organization, { id: principal.organizationId });
+      const before = org.name;
+      org.name = name;
+      audit(tx, actorOf(principal), { action: 'organization.rename', targetType: 'Organization', targetId: org.id, workspaceId: null, before: { name: before }, after: { name } });
+      return org;
+    });
+  }
+
   /** The workspaces the caller reaches, root first. */
   async reachable(em: EntityManager, principal: Principal): Promise<Workspace[]> {
     const ids = principal.access.reachableWorkspaces();
