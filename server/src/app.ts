@@ -61,7 +61,10 @@ export interface StartOptions {
   channel?: ChannelProvider;
   /** The periodic snooze sweep (default on); a test that needs a database nobody else writes turns it off. */
   sweepSnoozes?: boolean;
-  /** The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off. */
+  /**
+   * The report rollup worker (default on); tests that count statements or drive a worker themselves turn it off.
+   * Off also stops the periodic export sweep (due schedules, expired files) unless `exports.scheduleEveryMs` is set.
+   */
   rollups?: boolean;
   /**
    * The shortcode keyword worker tailing the event log. Default: on when `rollups` is (both are background log
@@ -198,7 +201,9 @@ export async function startSwitchboard(config: Config, opts: StartOptions): Prom
     // Exports run as pg-boss jobs (started on first use, or at once when some are unfinished or scheduled).
     await services.exports.start({
       orm, logger: logger.child({ component: 'exports' }), databaseUrl, dir: config.exportDir, urlTtlMinutes: config.exportUrlTtlMinutes, retentionHours: config.exportRetentionHours,
-      publicUrl: config.publicUrl, secretsKey: config.exportSecretsKey, readAudit: services.readAudit, ...opts.exports,
+      publicUrl: config.publicUrl, secretsKey: config.exportSecretsKey, readAudit: services.readAudit,
+      // A server started for a quiet database (rollups off: statement-counting tests) runs no periodic export sweep either.
+      ...(opts.rollups === false ? { scheduleEveryMs: 0 } : {}), ...opts.exports,
     });
     cleanup.push(() => services.exports.stop());
 
