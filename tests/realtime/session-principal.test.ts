@@ -19,7 +19,7 @@ describe('one principal per session', () => {
 
   beforeAll(async () => {
     // Counts the statements that resolve a session token (authentication.service.ts fromSession).
-    server = await bootServer({ onQuery: (sql) => void (/from "sessions"/.test(sql) && /token_hash/.test(sql) && sessionLookups++) });
+    server = await bootServer({ onQuery: (sql) => void (/\bfrom "?sessions"?\s/.test(sql) && /token_hash/.test(sql) && sessionLookups++) });
     org = new OrgBuilder(server.app, 'Session Co');
     W = org.workspace('Main');
   }, 60_000);
