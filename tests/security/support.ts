@@ -4,6 +4,7 @@ import type { TestServer } from '../support/server';
 import { OrgBuilder } from '../support/fixtures';
 import { Role } from '../../server/src/modules/identity/permissions';
 import { ErrorCode } from '../../server/src/shared/errors';
+import { fetchRetryingConnect } from '../support/fetch';
 
 export type GqlError = { message: string; extensions?: { code?: string } };
 export type GqlBody = { data?: Record<string, unknown> | null; errors?: GqlError[] };
@@ -67,7 +68,7 @@ export async function buildTenant(server: TestServer): Promise<{ principals: Pri
 
 /** POSTs one document; the body may be non-JSON on a server fault, kept as text then. */
 export async function post(server: TestServer, query: string, variables: unknown, token?: string): Promise<{ status: number; body: GqlBody | string }> {
-  const res = await fetch(server.url, {
+  const res = await fetchRetryingConnect(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
@@ -110,7 +111,7 @@ export class HealthProbe {
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         try {
-          const res = await fetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(10_000) });
+          const res = await fetchRetryingConnect(`${this.base}/healthz`, { signal: AbortSignal.timeout(10_000) });
           await res.text();
           if (res.status !== 200) this.failures.push(`healthz answered ${res.status}`);
         } catch (err) {

@@ -7,6 +7,7 @@ import { startSwitchboard, type StartOptions, type Switchboard } from '../../ser
 import { createTestDatabase, type TestDatabase } from './db';
 import { TEST_REDIS_URL } from './services';
 import { QueryLog } from './query-log';
+import { fetchRetryingConnect } from './fetch';
 
 export interface TestServer {
   app: Switchboard;
@@ -77,7 +78,7 @@ export async function bootServer(opts: BootOptions = {}): Promise<TestServer> {
     wsUrl,
     queries,
     async gql(query, variables, o = {}) {
-      const res = await fetch(url, {
+      const res = await fetchRetryingConnect(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
