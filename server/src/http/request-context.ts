@@ -36,8 +36,8 @@ export function requestIdFrom(header: unknown): string {
 }
 
 /**
- * The one way a request context is made, for HTTP requests and graphql-ws operations alike: a fresh
- * EntityManager fork, the principal (already authenticated, or authenticated here from a token).
+ * The one way a request context is made, for HTTP requests and graphql-ws operations alike: the principal
+ * (already authenticated, or authenticated here from a token) and an EntityManager fork made on first use.
  */
 export async function buildContext(
   deps: ContextDeps,
@@ -47,8 +47,8 @@ export async function buildContext(
   let em: EntityManager | undefined;
   let principal = input.principal ?? null;
   if (!principal && input.token) {
-    em = deps.orm.em.fork({ clear: true, useContext: false });
-    principal = await deps.services.authentication.authenticate(em, input.token);
+    // One plain statement on the pool (no fork): the request's EntityManager is made on first use below.
+    principal = await deps.services.authentication.principalOf(deps.orm.em, input.token);
     if (!principal) throw invalidCredential();
   }
   const organizationId = principal?.organizationId;

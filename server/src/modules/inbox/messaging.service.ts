@@ -40,6 +40,7 @@ import {
   type ThreadChange,
 } from './message-writes';
 import { lockProviderMessageIds, parkReceipts, takeParkedReceipts } from './parked-receipts';
+import { plainTransaction } from '../../db/plain-transaction';
 
 const MAX_BODY = 1600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -241,7 +242,7 @@ export class MessagingService {
     if (!UUID.test(input.threadId)) throw notFound('Thread');
     let sent: { message: Message; to: string } | { first: string };
     try {
-      sent = await em.transactional(async (tx) => {
+      sent = await plainTransaction(em, async (tx) => {
         const now = this.clock.now();
         // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
         const target = await lockSendTarget(tx, { organizationId: principal.organizationId, threadId: input.threadId, authorId: principal.userId, idempotencyKey: key, now });
@@ -424,7 +425,7 @@ export class MessagingService {
     const workspaceId = input.workspaceId;
     let outcome: { existing: string } | { message: Message; replies: Message[] };
     try {
-      outcome = await em.transactional(async (tx) => {
+      outcome = await plainTransaction(em, async (tx) => {
         const contact = await lockInboundContact(tx, { organizationId, workspaceId, phone: from, externalId });
         if (contact.existing_id) return { existing: contact.existing_id };
         if (!contact.contact_id) throw new Error('inbound contact upsert returned no row');
@@ -576,7 +577,7 @@ export class MessagingService {
         });
         m.providerMessageId = providerMessageId;
         // With the provider id written, the receipts reported before it was (parked) are applied, in order.
-        await em.fork({ clear: true, useContext: false }).transactional(async (tx) => {
+        await plainTransaction(em, async (tx) => {
           await tx.getConnection().execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run', tx.getTransactionContext());
           await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now());
         });
@@ -614,11 +615,11 @@ export class MessagingService {
    */
   async applyReceipts(em: EntityManager, organizationId: string, receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>): Promise<boolean[]> {
     if (!receipts.length) return [];
-    const first = await em.transactional((tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
+    const first = await plainTransaction(em, (tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
     const missed = receipts.map((_, i) => i).filter((i) => !first.matched[i]);
     if (!missed.length) return first.applied;
     const late = missed.map((i) => receipts[i]!);
-    await em.transactional(async (tx) => {
+    await plainTransaction(em, async (tx) => {
       await lockProviderMessageIds(tx, organizationId, [...new Set(late.map((r) => r.providerMessageId))]);
       const now = this.clock.now();
       const again = await applyReceiptsIn(tx, organizationId, late, now);
