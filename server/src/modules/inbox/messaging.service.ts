@@ -283,7 +283,8 @@ export class MessagingService {
           alerts,
           events: [messageEvent(EventType.MESSAGE_ADDED, row, state), ...alerts.map((a) => alertEvent(row, state, a))],
         });
-        return { message: this.messageEntity(em, row), to: target.phone };
+        // A plain Message, as list pages and the inbound path return (no entity made in the caller's unit of work).
+        return { message: plainMessage(row), to: target.phone };
       });
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
@@ -298,28 +299,6 @@ export class MessagingService {
     if ('first' in sent) return em.findOneOrFail(Message, { id: sent.first });
     await this.dispatch(em, [sent]);
     return sent.message;
-  }
-
-  /** The entity of a message row just written by hand: managed (nothing to flush), as if loaded. */
-  private messageEntity(em: EntityManager, row: MessageRow): Message {
-    return em.create(
-      Message,
-      {
-        id: row.id,
-        organization: row.organizationId,
-        workspace: row.workspaceId,
-        thread: row.threadId,
-        direction: row.direction as MessageDirection,
-        body: row.body,
-        status: row.status,
-        authorId: row.authorId,
-        automated: row.automated,
-        idempotencyKey: row.idempotencyKey,
-        externalId: row.externalId,
-        createdAt: row.createdAt,
-      } as never,
-      { managed: true, persist: false },
-    );
   }
 
   private sameThread(message: Message, threadId: string): Message {
