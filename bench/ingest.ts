@@ -42,7 +42,8 @@ async function runClient(job: Record<string, unknown>): Promise<ClientResult> {
 }
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
-  const url = await createMigratedDatabase(ctx.adminDatabaseUrl, 'switchboard_bench_ingest');
+  // SB_BENCH_INGEST_DB: another name, so two checkouts can run this bench at once without dropping each other's database.
+  const url = await createMigratedDatabase(ctx.adminDatabaseUrl, process.env.SB_BENCH_INGEST_DB ?? 'switchboard_bench_ingest');
   const app = await startInProcess(url);
   try {
     const org = new OrgBuilder(app, 'Ingest Co');

@@ -36,8 +36,8 @@ export function requestIdFrom(header: unknown): string {
 }
 
 /**
- * The one way a request context is made, for HTTP requests and graphql-ws operations alike: a fresh
- * EntityManager fork, the principal (already authenticated, or authenticated here from a token).
+ * The one way a request context is made, for HTTP requests and graphql-ws operations alike: the principal
+ * (already authenticated, or authenticated here from a token) and an EntityManager fork made on first use.
  */
 export async function buildContext(
   deps: ContextDeps,
@@ -47,8 +47,8 @@ export async function buildContext(
   let em: EntityManager | undefined;
   let principal = input.principal ?? null;
   if (!principal && input.token) {
-    em = deps.orm.em.fork({ clear: true, useContext: false });
-    principal = await deps.services.authentication.authenticate(em, input.token);
+    // One plain statement on the pool (no fork): the request's EntityManager is made on first use below.
+    principal = await deps.services.authentication.principalOf(deps.orm.em, input.token);
     if (!principal) throw invalidCredential();
   }
   const organizationId = principal?.organizationId;
@@ -56,7 +56,11 @@ export async function buildContext(
   let logger: Logger | undefined;
   let memo: Map<unknown, unknown> | undefined;
   let requestId = input.requestId;
-  const context: RequestContext = {
+  // The lazy parts live on the context's prototype, not as its own properties: Apollo copies the context of
+  // every HTTP operation with Object.assign (ApolloServer's cloneObject), which would call own getters and so
+  // fork an EntityManager, make a request id, a logger child and a memo for every request. The copy keeps the
+  // prototype, so it makes them on first use too, and shares them with the original.
+  const lazy = {
     get requestId(): string {
       return (requestId ??= requestIdFrom(undefined));
     },
@@ -68,23 +72,27 @@ export async function buildContext(
       }
       return em;
     },
-    principal,
-    services: deps.services,
     get logger(): Logger {
-      return (logger ??= deps.logger.child({ requestId: context.requestId }));
+      return (logger ??= deps.logger.child({ requestId: lazy.requestId }));
     },
-    clientAddress: input.clientAddress,
     get memo(): Map<unknown, unknown> {
       return (memo ??= new Map());
     },
+  };
+  const context = Object.assign(Object.create(lazy) as typeof lazy, {
+    principal,
+    services: deps.services,
+    clientAddress: input.clientAddress,
     credential: input.credential ?? input.token ?? undefined,
     live: deps.live,
-  };
-  releasers.set(context, () => {
+  }) satisfies RequestContext;
+  const release = () => {
     em = undefined;
     memo = undefined;
     logger = undefined;
-  });
+  };
+  releasers.set(context, release);
+  releasers.set(lazy, release);
   return context;
 }
 
@@ -96,5 +104,6 @@ const releasers = new WeakMap<object, () => void>();
  * it points at, for the @auth check) is not needed by its events.
  */
 export function releaseRequestState(context: object): void {
-  releasers.get(context)?.();
+  // A copy of the context (Apollo's) shares its lazy parts through the prototype.
+  (releasers.get(context) ?? releasers.get(Object.getPrototypeOf(context) as object))?.();
 }

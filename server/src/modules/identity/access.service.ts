@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Access, type Grant } from './access';
 import { permissionsOf, type Permission } from './permissions';
 
-interface MembershipRow {
+export interface MembershipRow {
   workspace_id: string | null;
   roles: string[];
   add_ons: string[];
@@ -35,9 +35,36 @@ export async function loadAccess(
       [organizationId, userId],
     ),
   ]);
+  return accessFromRows(organizationId, tree, memberships, apiKey);
+}
+
+/**
+ * The same two reads as loadAccess, as two json columns of the caller's own statement (`organization` and
+ * `user` are its SQL expressions): authentication reads the credential and the access it grants in one round
+ * trip. Gives `tree` (json array of [id, ancestor_ids]) and `memberships` (json array of MembershipRow).
+ */
+export function accessColumns(organization: string, user: string): string {
+  return `(select coalesce(json_agg(json_build_array(w.id, w.ancestor_ids)), '[]'::json) from workspaces w where w.organization_id = ${organization}) as tree,
+          (select coalesce(json_agg(json_build_object(
+                    'workspace_id', m.workspace_id, 'roles', m.roles::text[], 'add_ons', m.add_ons::text[],
+                    'custom_permissions', (select array_agg(distinct p)::text[] from custom_roles cr, unnest(cr.permissions::text[]) p
+                                            where cr.organization_id = m.organization_id and cr.id = any(m.custom_role_ids)))), '[]'::json)
+             from memberships m where m.organization_id = ${organization} and m.user_id = ${user}) as memberships`;
+}
+
+/** An Access from the rows loadAccess reads (or accessColumns gives, the tree as [id, ancestor_ids] pairs). */
+export function accessFromRows(
+  organizationId: string,
+  tree: ReadonlyArray<{ id: string; ancestor_ids: string[] | null } | [string, string[] | null]>,
+  memberships: readonly MembershipRow[],
+  apiKey?: { workspaceId: string; permissions: readonly Permission[] },
+): Access {
   const ancestors = new Map<string, string[]>();
   // Nearest ancestor first, as Access expects.
-  for (const w of tree) ancestors.set(w.id, [...(w.ancestor_ids ?? [])].reverse());
+  for (const w of tree) {
+    const [id, ancestorIds] = Array.isArray(w) ? w : [w.id, w.ancestor_ids];
+    ancestors.set(id, [...(ancestorIds ?? [])].reverse());
+  }
   const grants: Grant[] = memberships.map((m) => ({
     workspaceId: m.workspace_id,
     permissions: permissionsOf(m.roles as never[], m.add_ons as never[], (m.custom_permissions ?? []) as Permission[]),

@@ -6,12 +6,12 @@ import type { Principal } from './principal';
 import type { SignupMode } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';
-import { loadAccess } from './access.service';
+import { accessColumns, accessFromRows, type MembershipRow } from './access.service';
 import { KnownDevice } from './accounts.entity';
 import { actorOf, audit } from './audit';
-import { ApiKey, Session } from './credentials.entity';
+import { Session } from './credentials.entity';
 import { Organization, Workspace } from './organization.entity';
-import { Role } from './permissions';
+import { Role, type Permission } from './permissions';
 import { Membership, User, UserStatus } from './user.entity';
 import { hashPassword, hashToken, newToken, tokenKind, verifyPassword } from './secrets';
 import type { Throttle } from './throttle';
@@ -47,6 +47,26 @@ async function organizationOf(em: EntityManager, userId: string): Promise<string
   return rows[0]!.organization_id;
 }
 
+interface AccessRows {
+  tree: Array<[string, string[] | null]>;
+  memberships: MembershipRow[];
+}
+
+interface SessionRow extends AccessRows {
+  id: string;
+  organization_id: string;
+  user_id: string;
+}
+
+interface ApiKeyRow extends AccessRows {
+  id: string;
+  organization_id: string;
+  workspace_id: string;
+  created_by_id: string;
+  permissions: string[];
+  last_used_at: Date | null;
+}
+
 /** Sessions, API keys and the sign-up / login flows. */
 export class AuthenticationService {
   constructor(
@@ -56,8 +76,23 @@ export class AuthenticationService {
     private readonly signup: SignupMode = 'open',
   ) {}
 
-  /** Resolves a bearer credential to a principal, against the database every time (never trusted claims). */
+  /**
+   * Resolves a bearer credential to a principal, against the database every time (never trusted claims), and
+   * sets `em`'s tenant filter to its organization.
+   */
   async authenticate(em: EntityManager, token: string): Promise<Principal | null> {
+    const principal = await this.principalOf(em, token);
+    if (principal) em.setFilterParams(TENANT_FILTER, { organizationId: principal.organizationId });
+    return principal;
+  }
+
+  /**
+   * The principal of a bearer credential, or null when it is unknown, revoked, expired or its user is not
+   * active: one plain indexed statement per call (the credential by its hash, its user's status, and the access
+   * it grants), no entity and no unit of work, so a revocation or logout takes effect on the very next request.
+   * `em` is only the way to the pool: it is not changed (any EntityManager, the global one too).
+   */
+  async principalOf(em: EntityManager, token: string): Promise<Principal | null> {
     const kind = tokenKind(token);
     if (kind === 'session') return this.fromSession(em, token);
     if (kind === 'apiKey') return this.fromApiKey(em, token);
@@ -66,39 +101,48 @@ export class AuthenticationService {
 
   private async fromSession(em: EntityManager, token: string): Promise<Principal | null> {
     // Cross-tenant by necessity: the token is what tells us the tenant.
-    const session = await em.findOne(Session, { tokenHash: hashToken(token) }, { ...CROSS_TENANT, populate: ['user'] });
-    if (!session || session.revokedAt || session.expiresAt <= this.clock.now()) return null;
-    const user = session.user.getEntity();
-    if (user.status !== UserStatus.ACTIVE) return null;
-    const organizationId = session.organization.id;
-    em.setFilterParams(TENANT_FILTER, { organizationId });
+    const rows = await em.getConnection().execute<SessionRow[]>(
+      `select s.id, s.organization_id, s.user_id, ${accessColumns('s.organization_id', 's.user_id')}
+         from sessions s join users u on u.id = s.user_id
+        where s.token_hash = ? and s.revoked_at is null and s.expires_at > ? and u.status = ?`,
+      [hashToken(token), this.clock.now(), UserStatus.ACTIVE],
+    );
+    const row = rows[0];
+    if (!row) return null;
     return {
       kind: 'user',
-      userId: user.id,
-      organizationId,
-      sessionId: session.id,
-      access: await loadAccess(em, organizationId, user.id),
+      userId: row.user_id,
+      organizationId: row.organization_id,
+      sessionId: row.id,
+      access: accessFromRows(row.organization_id, row.tree, row.memberships),
     };
   }
 
   private async fromApiKey(em: EntityManager, token: string): Promise<Principal | null> {
-    const key = await em.findOne(ApiKey, { tokenHash: hashToken(token) }, { ...CROSS_TENANT, populate: ['createdBy'] });
-    if (!key || key.revokedAt || key.createdBy.getEntity().status !== UserStatus.ACTIVE) return null;
-    const organizationId = key.organization.id;
-    em.setFilterParams(TENANT_FILTER, { organizationId });
+    const conn = em.getConnection();
+    // Cross-tenant by necessity, as for a session.
+    const rows = await conn.execute<ApiKeyRow[]>(
+      `select k.id, k.organization_id, k.workspace_id, k.created_by_id, k.permissions::text[] as permissions, k.last_used_at,
+              ${accessColumns('k.organization_id', 'k.created_by_id')}
+         from api_keys k join users u on u.id = k.created_by_id
+        where k.token_hash = ? and k.revoked_at is null and u.status = ?`,
+      [hashToken(token), UserStatus.ACTIVE],
+    );
+    const key = rows[0];
+    if (!key) return null;
     // Last use is informative; one write a minute per key at most.
     const now = this.clock.now();
-    if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > 60_000) {
-      await em.nativeUpdate(ApiKey, { id: key.id }, { lastUsedAt: now }, CROSS_TENANT);
+    if (!key.last_used_at || now.getTime() - new Date(key.last_used_at).getTime() > 60_000) {
+      await conn.execute('update api_keys set last_used_at = ? where id = ?', [now, key.id], 'run');
     }
     return {
       kind: 'apiKey',
-      userId: key.createdBy.id,
-      organizationId,
+      userId: key.created_by_id,
+      organizationId: key.organization_id,
       apiKeyId: key.id,
-      access: await loadAccess(em, organizationId, key.createdBy.id, {
-        workspaceId: key.workspace.id,
-        permissions: key.permissions,
+      access: accessFromRows(key.organization_id, key.tree, key.memberships, {
+        workspaceId: key.workspace_id,
+        permissions: key.permissions as Permission[],
       }),
     };
   }

@@ -40,6 +40,7 @@ import {
   type ThreadChange,
 } from './message-writes';
 import { lockProviderMessageIds, parkReceipts, takeParkedReceipts } from './parked-receipts';
+import { plainTransaction } from '../../db/plain-transaction';
 
 const MAX_BODY = 1600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -241,7 +242,7 @@ export class MessagingService {
     if (!UUID.test(input.threadId)) throw notFound('Thread');
     let sent: { message: Message; to: string } | { first: string };
     try {
-      sent = await em.transactional(async (tx) => {
+      sent = await plainTransaction(em, async (tx) => {
         const now = this.clock.now();
         // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
         const target = await lockSendTarget(tx, { organizationId: principal.organizationId, threadId: input.threadId, authorId: principal.userId, idempotencyKey: key, now });
@@ -282,7 +283,8 @@ export class MessagingService {
           alerts,
           events: [messageEvent(EventType.MESSAGE_ADDED, row, state), ...alerts.map((a) => alertEvent(row, state, a))],
         });
-        return { message: this.messageEntity(em, row), to: target.phone };
+        // A plain Message, as list pages and the inbound path return (no entity made in the caller's unit of work).
+        return { message: plainMessage(row), to: target.phone };
       });
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
@@ -297,28 +299,6 @@ export class MessagingService {
     if ('first' in sent) return em.findOneOrFail(Message, { id: sent.first });
     await this.dispatch(em, [sent]);
     return sent.message;
-  }
-
-  /** The entity of a message row just written by hand: managed (nothing to flush), as if loaded. */
-  private messageEntity(em: EntityManager, row: MessageRow): Message {
-    return em.create(
-      Message,
-      {
-        id: row.id,
-        organization: row.organizationId,
-        workspace: row.workspaceId,
-        thread: row.threadId,
-        direction: row.direction as MessageDirection,
-        body: row.body,
-        status: row.status,
-        authorId: row.authorId,
-        automated: row.automated,
-        idempotencyKey: row.idempotencyKey,
-        externalId: row.externalId,
-        createdAt: row.createdAt,
-      } as never,
-      { managed: true, persist: false },
-    );
   }
 
   private sameThread(message: Message, threadId: string): Message {
@@ -424,7 +404,7 @@ export class MessagingService {
     const workspaceId = input.workspaceId;
     let outcome: { existing: string } | { message: Message; replies: Message[] };
     try {
-      outcome = await em.transactional(async (tx) => {
+      outcome = await plainTransaction(em, async (tx) => {
         const contact = await lockInboundContact(tx, { organizationId, workspaceId, phone: from, externalId });
         if (contact.existing_id) return { existing: contact.existing_id };
         if (!contact.contact_id) throw new Error('inbound contact upsert returned no row');
@@ -576,7 +556,7 @@ export class MessagingService {
         });
         m.providerMessageId = providerMessageId;
         // With the provider id written, the receipts reported before it was (parked) are applied, in order.
-        await em.fork({ clear: true, useContext: false }).transactional(async (tx) => {
+        await plainTransaction(em, async (tx) => {
           await tx.getConnection().execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run', tx.getTransactionContext());
           await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now());
         });
@@ -614,11 +594,11 @@ export class MessagingService {
    */
   async applyReceipts(em: EntityManager, organizationId: string, receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>): Promise<boolean[]> {
     if (!receipts.length) return [];
-    const first = await em.transactional((tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
+    const first = await plainTransaction(em, (tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
     const missed = receipts.map((_, i) => i).filter((i) => !first.matched[i]);
     if (!missed.length) return first.applied;
     const late = missed.map((i) => receipts[i]!);
-    await em.transactional(async (tx) => {
+    await plainTransaction(em, async (tx) => {
       await lockProviderMessageIds(tx, organizationId, [...new Set(late.map((r) => r.providerMessageId))]);
       const now = this.clock.now();
       const again = await applyReceiptsIn(tx, organizationId, late, now);
