@@ -4,10 +4,18 @@
  * server accepting the same N sockets from the same client in the same run. The sockets present 16 session
  * tokens, so the server authenticates once per session (ConnectionRegistry.resolve), not once per socket.
  */
+import fs from 'node:fs';
 import { ensureDataset, sessionFor } from './lib/dataset';
 import type { BenchContext, BenchRow } from './lib/report';
 import { MAIN_JS, sql, spawnServer } from './lib/setup';
 import { startBaseline, startClient, subscriptionsActive, SUBSCRIPTION } from './fanout';
+
+/** CPU time (user + system) the process has used so far, from /proc (Linux): what a connect costs the server whatever the load. */
+function serverCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat; after the command name they are at index 11 and 12.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   if (!MAIN_JS) throw new Error('build first');
@@ -37,24 +45,28 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
   let acked: number;
   let subscribed: number;
+  let serverCpu: number;
   {
     const env = { DATABASE_URL: dataset.databaseUrl, NODE_ENV: 'test', GRAPHQL_IDE: 'false', LOG_LEVEL: 'warn' };
-    const server = await spawnServer(env);
+    // BENCH_SERVER_ARGS: node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const server = await spawnServer(env, process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []);
     const client = startClient();
     try {
       // One request first: the clock starts on a warmed-up process, as for the baseline's.
       await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const cpu0 = serverCpuMs(server.pid);
       const t0 = performance.now();
       acked = (await client.request({ cmd: 'connect', mode: 'graphql', urls: [server.url.replace(/^http/, 'ws')], n, tokens, query: SUBSCRIPTION, variables: { t: thread!.id } })).connectMs!;
       await subscriptionsActive([server], n, 50);
       subscribed = performance.now() - t0;
+      serverCpu = serverCpuMs(server.pid) - cpu0;
       await client.request({ cmd: 'close' });
     } finally {
       client.stop();
       await server.stop();
     }
   }
-  ctx.log(`connect N=${n}: all acknowledged in ${(acked / 1000).toFixed(1)} s, all subscribed in ${(subscribed / 1000).toFixed(1)} s (bare ws: ${(baselineMs / 1000).toFixed(1)} s)`);
+  ctx.log(`connect N=${n}: all acknowledged in ${(acked / 1000).toFixed(1)} s, all subscribed in ${(subscribed / 1000).toFixed(1)} s (bare ws: ${(baselineMs / 1000).toFixed(1)} s); server CPU ${(serverCpu / 1000).toFixed(1)} s, ${(serverCpu / n).toFixed(2)} ms per socket`);
   return [
     {
       benchmark: 'connect',
@@ -68,6 +80,19 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       ratio: subscribed / baselineMs,
       target: n >= 10_000 ? '< 15 s at 10k' : '(10k is the target)',
       met: n >= 10_000 ? subscribed < 15_000 : null,
+    },
+    {
+      benchmark: 'connect',
+      case: `server CPU per socket, connect + subscribe (N=${n}, /proc of the server process)`,
+      unit: 'ms',
+      median: serverCpu / n,
+      p99: null,
+      baseline: '-',
+      baselineMedian: null,
+      baselineP99: null,
+      ratio: null,
+      target: '(informational: less load-dependent than the wall time)',
+      met: null,
     },
   ];
 }

@@ -16,7 +16,7 @@ import { Permission } from '../modules/identity/permissions';
 import { DomainError, ErrorCode } from '../shared/errors';
 import { toGraphQLError } from './errors';
 import type { RequestContext } from './context';
-import { loadObjectScope } from './object-scope';
+import { loadObjectScope, type ObjectScopePurpose } from './object-scope';
 
 /**
  * Where the workspace that a check is scoped to comes from.
@@ -141,13 +141,13 @@ function denied(auth: FieldAuth): GraphQLError {
 }
 
 /** The check for `{ object, arg }` scopes: load the object's workspaces, then require the permissions on each. */
-export async function checkObjectAuth(auth: FieldAuth, args: Record<string, unknown>, ctx: RequestContext): Promise<void> {
+export async function checkObjectAuth(auth: FieldAuth, args: Record<string, unknown>, ctx: RequestContext, purpose: ObjectScopePurpose = 'read'): Promise<void> {
   const access = ctx.principal?.access;
   if (!access) throw toGraphQLError(new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'));
   const scope = auth.scope as { object: string; arg: string };
   // Cheap refusal first: without the permission anywhere, the object's whereabouts do not matter.
   if (!auth.requires.every((p) => access.canAnywhere(p))) throw denied(auth);
-  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg));
+  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg), purpose);
   if (!found || found.hidden) throw toGraphQLError(new DomainError(ErrorCode.NOT_FOUND, `${scope.object} not found`));
   const ok = found.workspaceIds.every((ws) =>
     ws === null ? auth.requires.every((p) => access.canInOrganization(p)) : access.canAll(auth.requires, ws),
@@ -194,6 +194,8 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
       if (!auth) return config;
       const resolve = config.resolve ?? defaultFieldResolver;
       const byObject = typeof auth.scope === 'object' && auth.scope.object !== undefined;
+      // Mutations look their object up for writing (what their transaction will change); the rest for reading.
+      const purpose: ObjectScopePurpose = typeName === schema.getMutationType()?.name ? 'write' : 'read';
       if (config.subscribe) {
         // Subscribing is checked where the subscription points (an object scope loads it once); every
         // delivered event is checked again against the event's own workspace from cached access: no query.
@@ -216,7 +218,7 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
         ...config,
         resolve: byObject
           ? async (source, args, ctx, info: GraphQLResolveInfo) => {
-              await checkObjectAuth(auth, args, ctx);
+              await checkObjectAuth(auth, args, ctx, purpose);
               return resolve(source, args, ctx, info);
             }
           : (source, args, ctx, info: GraphQLResolveInfo) => {

@@ -7,8 +7,15 @@ export interface ObjectScope {
   hidden?: boolean;
 }
 
+/**
+ * Why the object is looked up: 'read' for queries and subscriptions (a loader may answer from a plain row,
+ * kept for the request), 'write' for mutations (the loader should load what the mutation will change, e.g.
+ * the managed entity its transaction then finds in the identity map, and answer from its current state).
+ */
+export type ObjectScopePurpose = 'read' | 'write';
+
 /** Finds an object by id within the caller's organization (the tenant filter applies); null when absent. */
-export type ObjectScopeLoader = (ctx: RequestContext, id: string) => Promise<ObjectScope | null>;
+export type ObjectScopeLoader = (ctx: RequestContext, id: string, purpose: ObjectScopePurpose) => Promise<ObjectScope | null>;
 
 const loaders = new Map<string, ObjectScopeLoader>();
 
@@ -30,22 +37,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 const inFlight = new WeakMap<object, Map<string, { running: Promise<ObjectScope | null> | null; queued: Promise<ObjectScope | null> | null }>>();
 
-export async function loadObjectScope(name: string, ctx: RequestContext, id: unknown): Promise<ObjectScope | null> {
+export async function loadObjectScope(name: string, ctx: RequestContext, id: unknown, purpose: ObjectScopePurpose = 'read'): Promise<ObjectScope | null> {
   const loader = loaders.get(name);
   if (!loader) throw new Error(`no object scope registered for ${name}`);
   // A malformed id names nothing; Postgres would otherwise reject it as a uuid.
   if (typeof id !== 'string' || !UUID.test(id)) return null;
   const principal = ctx.principal;
-  if (!principal) return loader(ctx, id);
+  if (!principal) return loader(ctx, id, purpose);
   let reads = inFlight.get(principal);
   if (!reads) inFlight.set(principal, (reads = new Map()));
-  const key = `${name}:${id}`;
+  const key = `${purpose}:${name}:${id}`;
   let entry = reads.get(key);
   if (!entry) reads.set(key, (entry = { running: null, queued: null }));
   const slot = entry;
   const table = reads;
   const start = (): Promise<ObjectScope | null> => {
-    const read = loader(ctx, id);
+    const read = loader(ctx, id, purpose);
     slot.running = read;
     const settle = () => {
       if (slot.running === read) slot.running = null;

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
-import { badInput } from '../../shared/errors';
+import { badInput, notFound } from '../../shared/errors';
 import { loaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity';
@@ -23,6 +23,7 @@ import {
 import { AssignmentEvent, Message, Note, Thread, ThreadStatus } from './thread.entity';
 import { groupsOf, threadReach } from './thread-policy';
 import { ReadAction } from '../reports';
+import { threadRow } from './thread-rows';
 
 const THREAD = (arg = 'threadId') => ({ object: 'Thread', arg });
 
@@ -89,7 +90,10 @@ export class InboxResolver {
   @Query(() => Thread)
   @Auth(Permission.THREADS_READ, { scope: THREAD('id') })
   async thread(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Thread> {
-    return ctx.services.threads.wake(await ctx.em.findOneOrFail(Thread, { id }));
+    // The plain row its scope check read (thread-rows.ts): no second statement, no entity hydration.
+    const thread = await threadRow(ctx, id);
+    if (!thread) throw notFound('Thread');
+    return ctx.services.threads.wake(thread);
   }
 
   @Query(() => UnreadCounts)

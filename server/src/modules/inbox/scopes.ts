@@ -3,10 +3,16 @@ import { KeywordRule, Tag, Template } from './catalogue.entity';
 import { Contact, OptOut } from './contact.entity';
 import { Thread } from './thread.entity';
 import { groupsOf, mayReadThread, threadReach } from './thread-policy';
+import { threadRow } from './thread-rows';
 
-/** Where inbox objects live. A thread the caller may not read (an agent, someone else's thread) is hidden. */
-registerObjectScope('Thread', async (ctx, id) => {
-  const thread = await ctx.em.findOne(Thread, { id });
+/**
+ * Where inbox objects live. A thread the caller may not read (an agent, someone else's thread) is hidden.
+ * Reads (queries, subscribing) take the thread as a plain row (`threadRow`: one indexed statement, batched and
+ * kept for the request, no entity hydration), which the `thread(id)` field then returns; mutations load the
+ * managed entity, which their transaction finds in the identity map rather than reading it again.
+ */
+registerObjectScope('Thread', async (ctx, id, purpose) => {
+  const thread = purpose === 'write' || !ctx.principal ? await ctx.em.findOne(Thread, { id }) : await threadRow(ctx, id);
   if (!thread) return null;
   // The caller's agent groups matter only to those who read the threads assigned to them.
   const groups = threadReach(ctx.principal!, thread.workspaceId) === 'assigned' ? await groupsOf(ctx) : [];

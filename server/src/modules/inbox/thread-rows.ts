@@ -1,0 +1,28 @@
+import type { RequestContext } from '../../graphql/context';
+import { loaderFor } from '../../graphql/loaders';
+import { uuidArray } from '../../db/tenant';
+import type { Thread } from './thread.entity';
+import { THREAD_COLUMNS, threadFromRow, type ThreadRow } from './list-rows';
+
+/**
+ * Threads by id for reading, as plain rows (list-rows.ts: unmanaged objects with the entity's prototype), in
+ * the caller's organization: the ids asked in one tick are read in one statement on the primary key, and each
+ * answer is kept for the request (a query, or one subscribe), as the identity map kept the entity before.
+ * The object scope of a thread id (scopes.ts) and the `thread(id)` field share it, so a message page reads
+ * its thread once. Not for writes: nothing may flush these objects (mutations load the entity).
+ */
+export function threadRow(ctx: RequestContext, id: string): Promise<Thread | null> {
+  const organizationId = ctx.principal!.organizationId;
+  return loaderFor<string, Thread | null>(
+    ctx,
+    'threadRowById',
+    async (ids) => {
+      const rows =
+        ids.length === 1
+          ? await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
+          : await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
+      return new Map(rows.map((r) => [r.id, threadFromRow(r)]));
+    },
+    null,
+  ).load(id);
+}
