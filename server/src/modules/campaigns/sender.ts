@@ -208,43 +208,85 @@ export class CampaignSender {
         return;
       }
       let base: CampaignProgressState | null = null;
-      let claimed = await this.claim(em, campaign);
-      for (;;) {
-        if (!claimed.length) {
-          const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
-            `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
-               from campaigns c where c.organization_id = ? and c.id = ?`,
-            [organizationId, campaignId],
-          );
-          if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
-          // Everything left is leased to another sender: look again once a lease could have run out.
-          if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
-          else await this.complete(campaignId, organizationId);
-          return;
+      // A two-stage pipeline: batch k is sent while batch k-1's outcome transaction (which also claims batch
+      // k+1) commits, so the provider calls and the database work overlap. At most two batches are claimed and
+      // unsent at a time; whatever is claimed and unsent when the sender stops early goes back to PENDING.
+      let current = await this.claim(em, campaign);
+      /** The next batch, being claimed (by batch k-1's outcome transaction, or on its own). */
+      let upcoming: Promise<Claimed[]> | null = null;
+      /** Batch k-1's outcome transaction, in flight: the progress counts after it. */
+      let settling: Promise<CampaignProgressState> | null = null;
+      const inFlight = <T>(p: Promise<T>): Promise<T> => {
+        p.catch(() => undefined); // awaited below (or drained in finally): never an unhandled rejection
+        return p;
+      };
+      /** Waits for the work in flight; returns the next batch (claimed, unsent). */
+      const drain = async (): Promise<Claimed[]> => {
+        const s = settling;
+        const u = upcoming;
+        settling = upcoming = null;
+        try {
+          if (s) base = await s;
+        } finally {
+          if (u && !s) await u.catch(() => undefined); // a claim of its own: let it finish before going on
         }
-        // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
-        if (!(await this.isRunning(em, campaign))) {
-          await em.getConnection().execute(
-            `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
-            [organizationId, uuidArray(claimed.map((r) => r.id))],
-            'run',
-          );
-          return;
+        return u ? await u : [];
+      };
+      try {
+        for (;;) {
+          if (!current.length) {
+            current = await drain();
+            if (current.length) continue;
+            const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
+              `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
+                 from campaigns c where c.organization_id = ? and c.id = ?`,
+              [organizationId, campaignId],
+            );
+            if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
+            // Everything left is leased to another sender: look again once a lease could have run out.
+            if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
+            else await this.complete(campaignId, organizationId);
+            return;
+          }
+          upcoming ??= inFlight(this.claim(em, campaign, current));
+          // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
+          if (!(await this.isRunning(em, campaign))) {
+            const next = await drain();
+            await this.release(em, organizationId, [...current, ...next]);
+            return;
+          }
+          const outcomes = await this.sendAll(campaign, current);
+          const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
+          const next = await drain(); // batch k-1's outcome is committed, batch k+1 claimed
+          if (stop) {
+            await this.settle(em, campaign, current, outcomes, base, null);
+            await this.release(em, organizationId, next);
+            if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
+            await again(stop instanceof Date ? stop : undefined);
+            return;
+          }
+          const settled = inFlight(this.settle(em, campaign, current, outcomes, base, next));
+          settling = inFlight(settled.then((r) => r.state));
+          upcoming = inFlight(settled.then((r) => r.next));
+          current = next;
         }
-        const outcomes = await this.sendAll(campaign, claimed);
-        const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
-        const result = await this.settle(em, campaign, claimed, outcomes, base, !stop);
-        base = result.state;
-        claimed = result.next;
-        if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
-        if (stop) {
-          await again(stop instanceof Date ? stop : undefined);
-          return;
-        }
+      } finally {
+        // An error on the way: let the work in flight end (rows claimed and unsent are sent again after their lease).
+        if (settling || upcoming) await drain().catch(() => undefined);
       }
     } finally {
       this.running.delete(campaignId);
     }
+  }
+
+  /** Claimed and unsent recipients go back to PENDING (their message ids kept: a later claim sends them with the same id). */
+  private async release(em: EntityManager, organizationId: string, claimed: readonly Claimed[]): Promise<void> {
+    if (!claimed.length) return;
+    await em.getConnection().execute(
+      `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
+      [organizationId, uuidArray(claimed.map((r) => r.id))],
+      'run',
+    );
   }
 
   private async isRunning(em: EntityManager, campaign: Campaign): Promise<boolean> {
@@ -261,7 +303,7 @@ export class CampaignSender {
    * Claims a batch while the campaign is RUNNING (one statement): PENDING recipients, and SENDING ones whose
    * sender's lease ran out, become SENDING with their message id and thread id fixed (kept when they had them).
    */
-  private claim(em: EntityManager, campaign: Campaign): Promise<Claimed[]> {
+  private claim(em: EntityManager, campaign: Campaign, held: readonly Claimed[] = []): Promise<Claimed[]> {
     const org = campaign.organization.id;
     const size = this.batchSize();
     const running = `exists (select 1 from campaigns k where k.organization_id = ? and k.id = ? and k.status = 'RUNNING')`;
@@ -272,21 +314,19 @@ export class CampaignSender {
           limit ? for update skip locked
        ), stale as (
          select id from campaign_recipients
-          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and ${running}
+          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and id <> all(?::uuid[]) and ${running}
           limit ? for update skip locked
-       ), picked as (
-         select p.id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
+       ), claimed as (
+         update campaign_recipients r
+            set status = 'SENDING', claimed_at = now(),
+                message_id = coalesce(r.message_id, gen_random_uuid()), thread_id = coalesce(r.thread_id, gen_random_uuid())
            from (select id from fresh union all select id from stale) p
-           join campaign_recipients r0 on r0.organization_id = ? and r0.id = p.id
-           left join contacts c on c.organization_id = ? and c.id = r0.contact_id
+          where r.organization_id = ? and r.id = p.id
+         returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id
        )
-       update campaign_recipients r
-          set status = 'SENDING', claimed_at = now(),
-              message_id = coalesce(r.message_id, gen_random_uuid()), thread_id = coalesce(r.thread_id, gen_random_uuid())
-         from picked
-        where r.organization_id = ? and r.id = picked.id
-       returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id, picked.c_id, picked.first_name, picked.last_name, picked.email, picked.custom_fields`,
-      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, org, campaign.id, size, org, org, org],
+       select u.id, u.contact_id, u.phone, u.message_id, u.thread_id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
+         from claimed u left join contacts c on c.organization_id = ? and c.id = u.contact_id`,
+      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, uuidArray(held.map((r) => r.id)), org, campaign.id, size, org, org],
       'all',
       em.getTransactionContext(),
     );
@@ -316,10 +356,12 @@ export class CampaignSender {
   /**
    * A batch's outcome, in one transaction of set-based statements: its threads and messages (idempotent
    * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), one progress event, and, when
-   * `claimNext`, the claim of the next batch. The event's counts are the previous batch's plus this batch's
+   * `claimNext` is given, the claim of the batch after next. The event's counts are the previous batch's plus this batch's
    * own outcome (`base`; counted in full once per slice), not a count of the whole campaign per batch.
+   * `claimNext` are the rows this sender holds meanwhile (the batch it sends while this commits): the claim
+   * never takes them as stale, however long they wait.
    */
-  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: boolean): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
+  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: readonly Claimed[] | null): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
     const organizationId = campaign.organization.id;
     const counts = base ?? (await progressOf(em, campaign));
     return em.transactional(async (tx) => {
@@ -366,7 +408,7 @@ export class CampaignSender {
         failed: counts.failed + n('FAILED'),
       };
       await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
-      return { state, next: claimNext ? await this.claim(tx, campaign) : [] };
+      return { state, next: claimNext ? await this.claim(tx, campaign, claimNext) : [] };
     });
   }
 
