@@ -5,7 +5,7 @@ import type { Logger } from '../../observability/logger';
 import type { Clock } from '../../shared/clock';
 import { DomainError } from '../../shared/errors';
 import type { ChannelProvider } from '../inbox';
-import { applyParkedReceipts, WorkspaceSettings } from '../inbox';
+import { applyParkedReceipts, providerMessageIdsLock, WorkspaceSettings } from '../inbox';
 import { appendEvent, EventType, type CampaignProgressState } from '../../realtime';
 import { Campaign, CampaignStatus } from './campaign.entity';
 import { emitProgress, progressOf, type CampaignService } from './campaigns.service';
@@ -365,47 +365,55 @@ export class CampaignSender {
     const organizationId = campaign.organization.id;
     const counts = base ?? (await progressOf(em, campaign));
     return em.transactional(async (tx) => {
-      const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
       const now = this.clock.now();
-      if (outcomes.length) {
-        await run(
-          `insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, last_activity_at, first_response_at, campaign_id, last_message_preview)
-           select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
-             from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
-           on conflict (id) do nothing`,
-          [now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160)))],
-        );
-        await run(
-          `insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
-           select x.id, ?, ?, ?, x.thread_id, 'OUTBOUND', x.body, case when x.error is null then 'QUEUED' else 'FAILED' end::delivery_status,
-                  case when x.error is null then null else ?::timestamptz end, x.error, ?, x.pid
-             from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) as x(id, thread_id, body, pid, error)
-           on conflict (id) do nothing`,
-          [now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error))],
-        );
-        // Receipts the provider reported before this commit were parked (no message yet): applied now, in order.
-        await applyParkedReceipts(tx, organizationId, outcomes.flatMap((o) => (o.providerMessageId ? [o.providerMessageId] : [])), now);
-      }
       const gone = claimed.filter((r) => !r.c_id);
       const statuses = [...outcomes.map((o) => ({ id: o.recipientId, status: o.error ? 'FAILED' : 'SENT', reason: null as string | null })), ...gone.map((r) => ({ id: r.id, status: 'SKIPPED', reason: 'CONTACT_DELETED' }))];
+      const providerIds = outcomes.flatMap((o) => (o.providerMessageId ? [o.providerMessageId] : []));
+      // One statement: the threads and messages (idempotent inserts), the recipients SENT, FAILED or SKIPPED, and
+      // the lock on the provider message ids under which the parked receipts are taken (next statement).
+      const ctes: string[] = [];
+      const params: unknown[] = [];
+      if (outcomes.length) {
+        ctes.push(
+          `t as (insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, last_activity_at, first_response_at, campaign_id, last_message_preview)
+             select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
+               from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
+             on conflict (id) do nothing)`,
+          `m as (insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
+             select x.id, ?, ?, ?, x.thread_id, 'OUTBOUND', x.body, case when x.error is null then 'QUEUED' else 'FAILED' end::delivery_status,
+                    case when x.error is null then null else ?::timestamptz end, x.error, ?, x.pid
+               from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) as x(id, thread_id, body, pid, error)
+             on conflict (id) do nothing)`,
+        );
+        params.push(now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160))));
+        params.push(now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error)));
+      }
       // Only rows still SENDING: a row another sender finished meanwhile (its lease ran out under us) is counted once.
-      const moved = await tx.getConnection().execute<Array<{ status: string }>>(
-        `update campaign_recipients r
+      ctes.push(
+        `u as (update campaign_recipients r
             set status = x.status::campaign_recipient_status, sent_at = case when x.status = 'SENT' then now() else r.sent_at end, skip_reason = coalesce(x.reason, r.skip_reason)
            from unnest(?::uuid[], ?::text[], ?::text[]) as x(id, status, reason)
           where r.organization_id = ? and r.id = x.id and r.status = 'SENDING'
-          returning x.status`,
-        [uuidArray(statuses.map((s) => s.id)), textArray(statuses.map((s) => s.status)), textArray(statuses.map((s) => s.reason)), organizationId],
+          returning x.status)`,
+      );
+      params.push(uuidArray(statuses.map((s) => s.id)), textArray(statuses.map((s) => s.status)), textArray(statuses.map((s) => s.reason)), organizationId);
+      const lock = providerIds.length ? providerMessageIdsLock(organizationId, providerIds) : { sql: '0', params: [] };
+      params.push(...lock.params);
+      const [moved] = await tx.getConnection().execute<Array<{ moved: string | number; sent: string | number; failed: string | number }>>(
+        `with ${ctes.join(', ')}
+         select count(*) as moved, count(*) filter (where u.status = 'SENT') as sent, count(*) filter (where u.status = 'FAILED') as failed, ${lock.sql} as locked from u`,
+        params,
         'all',
         tx.getTransactionContext(),
       );
-      const n = (s: string) => moved.filter((m) => m.status === s).length;
+      // Receipts the provider reported before this commit were parked (no message yet): applied now, in order.
+      if (providerIds.length) await applyParkedReceipts(tx, organizationId, providerIds, now, { locked: true });
       const state: CampaignProgressState = {
         ...counts,
         status: campaign.status,
-        queued: Math.max(0, counts.queued - moved.length),
-        sent: counts.sent + n('SENT'),
-        failed: counts.failed + n('FAILED'),
+        queued: Math.max(0, counts.queued - Number(moved!.moved)),
+        sent: counts.sent + Number(moved!.sent),
+        failed: counts.failed + Number(moved!.failed),
       };
       await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
       return { state, next: claimNext ? await this.claim(tx, campaign, claimNext) : [] };
