@@ -74,6 +74,10 @@ const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) =
  *    delivery receipts the provider reported before this commit (parked: modules/inbox/parked-receipts.ts),
  *    the recipients SENT or FAILED, and one CAMPAIGN_PROGRESS event for the whole batch.
  *
+ * The batches are pipelined: batch k's provider calls run while batch k-1's outcome commits and batch k+1 is
+ * claimed, so one process holds at most two claimed, unsent batches (never taken as stale by its own claims);
+ * a pause, a cancel, the end of a slice or a shutdown puts them back to PENDING (message ids kept).
+ *
  * A sender that dies between 1 and 3 leaves SENDING rows whose lease runs out; they are claimed again with the
  * same message id (which the provider takes as its idempotency key, so the contact is texted once) and the
  * outcome's inserts are idempotent. A recipient once SENT is never claimed again. Any number of jobs may run
@@ -186,7 +190,7 @@ export class CampaignSender {
 
   /**
    * Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this slice is over (then a
-   * fresh job continues). Each batch's outcome transaction also claims the next batch: one commit per batch.
+   * fresh job continues). Pipelined: while batch k is sent, batch k-1's outcome commits and batch k+1 is claimed.
    */
   private async run(campaignId: string, organizationId: string): Promise<void> {
     if (this.running.has(campaignId)) return; // this process sends it already (and hands over when its slice ends)
@@ -208,11 +212,12 @@ export class CampaignSender {
         return;
       }
       let base: CampaignProgressState | null = null;
-      // A two-stage pipeline: batch k is sent while batch k-1's outcome transaction (which also claims batch
-      // k+1) commits, so the provider calls and the database work overlap. At most two batches are claimed and
-      // unsent at a time; whatever is claimed and unsent when the sender stops early goes back to PENDING.
+      // A pipeline: batch k is sent while batch k-1's outcome transaction commits and batch k+1 is claimed (its own
+      // statement, on another connection), so the provider calls, the outcome and the claim overlap. At most two
+      // batches are claimed and unsent at a time; whatever is claimed and unsent when the sender stops early goes
+      // back to PENDING.
       let current = await this.claim(em, campaign);
-      /** The next batch, being claimed (by batch k-1's outcome transaction, or on its own). */
+      /** The next batch, being claimed. */
       let upcoming: Promise<Claimed[]> | null = null;
       /** Batch k-1's outcome transaction, in flight: the progress counts after it. */
       let settling: Promise<CampaignProgressState> | null = null;
@@ -222,15 +227,12 @@ export class CampaignSender {
       };
       /** Waits for the work in flight; returns the next batch (claimed, unsent). */
       const drain = async (): Promise<Claimed[]> => {
-        const s = settling;
-        const u = upcoming;
+        const [s, u] = await Promise.allSettled([settling, upcoming]);
         settling = upcoming = null;
-        try {
-          if (s) base = await s;
-        } finally {
-          if (u && !s) await u.catch(() => undefined); // a claim of its own: let it finish before going on
-        }
-        return u ? await u : [];
+        if (s.status === 'rejected') throw s.reason;
+        if (u.status === 'rejected') throw u.reason;
+        if (s.value) base = s.value;
+        return u.value ?? [];
       };
       try {
         for (;;) {
@@ -259,15 +261,15 @@ export class CampaignSender {
           const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
           const next = await drain(); // batch k-1's outcome is committed, batch k+1 claimed
           if (stop) {
-            await this.settle(em, campaign, current, outcomes, base, null);
+            await this.settle(em, campaign, current, outcomes, base);
             await this.release(em, organizationId, next);
             if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
             await again(stop instanceof Date ? stop : undefined);
             return;
           }
-          const settled = inFlight(this.settle(em, campaign, current, outcomes, base, next));
-          settling = inFlight(settled.then((r) => r.state));
-          upcoming = inFlight(settled.then((r) => r.next));
+          settling = inFlight(this.settle(em, campaign, current, outcomes, base));
+          // Batch k+2, claimed while batch k's outcome commits: neither batch k nor batch k+1 is taken as stale.
+          upcoming = next.length ? inFlight(this.claim(em, campaign, [...current, ...next])) : null;
           current = next;
         }
       } finally {
@@ -355,13 +357,11 @@ export class CampaignSender {
 
   /**
    * A batch's outcome, in one transaction of set-based statements: its threads and messages (idempotent
-   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), one progress event, and, when
-   * `claimNext` is given, the claim of the batch after next. The event's counts are the previous batch's plus this batch's
-   * own outcome (`base`; counted in full once per slice), not a count of the whole campaign per batch.
-   * `claimNext` are the rows this sender holds meanwhile (the batch it sends while this commits): the claim
-   * never takes them as stale, however long they wait.
+   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), and one progress event. The event's
+   * counts are the previous batch's plus this batch's own outcome (`base`; counted in full once per slice), not
+   * a count of the whole campaign per batch.
    */
-  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: readonly Claimed[] | null): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
+  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null): Promise<CampaignProgressState> {
     const organizationId = campaign.organization.id;
     const counts = base ?? (await progressOf(em, campaign));
     return em.transactional(async (tx) => {
@@ -416,7 +416,7 @@ export class CampaignSender {
         failed: counts.failed + Number(moved!.failed),
       };
       await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
-      return { state, next: claimNext ? await this.claim(tx, campaign, claimNext) : [] };
+      return state;
     });
   }
 
