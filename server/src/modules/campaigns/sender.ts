@@ -5,7 +5,7 @@ import type { Logger } from '../../observability/logger';
 import type { Clock } from '../../shared/clock';
 import { DomainError } from '../../shared/errors';
 import type { ChannelProvider } from '../inbox';
-import { applyParkedReceipts, WorkspaceSettings } from '../inbox';
+import { applyParkedReceipts, providerMessageIdsLock, WorkspaceSettings } from '../inbox';
 import { appendEvent, EventType, type CampaignProgressState } from '../../realtime';
 import { Campaign, CampaignStatus } from './campaign.entity';
 import { emitProgress, progressOf, type CampaignService } from './campaigns.service';
@@ -73,6 +73,10 @@ const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) =
  * 3. outcome: the threads and messages (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`), the
  *    delivery receipts the provider reported before this commit (parked: modules/inbox/parked-receipts.ts),
  *    the recipients SENT or FAILED, and one CAMPAIGN_PROGRESS event for the whole batch.
+ *
+ * The batches are pipelined: batch k's provider calls run while batch k-1's outcome commits and batch k+1 is
+ * claimed, so one process holds at most two claimed, unsent batches (never taken as stale by its own claims);
+ * a pause, a cancel, the end of a slice or a shutdown puts them back to PENDING (message ids kept).
  *
  * A sender that dies between 1 and 3 leaves SENDING rows whose lease runs out; they are claimed again with the
  * same message id (which the provider takes as its idempotency key, so the contact is texted once) and the
@@ -186,7 +190,7 @@ export class CampaignSender {
 
   /**
    * Sends batches until the campaign is done, paused, cancelled, in quiet hours, or this slice is over (then a
-   * fresh job continues). Each batch's outcome transaction also claims the next batch: one commit per batch.
+   * fresh job continues). Pipelined: while batch k is sent, batch k-1's outcome commits and batch k+1 is claimed.
    */
   private async run(campaignId: string, organizationId: string): Promise<void> {
     if (this.running.has(campaignId)) return; // this process sends it already (and hands over when its slice ends)
@@ -208,43 +212,83 @@ export class CampaignSender {
         return;
       }
       let base: CampaignProgressState | null = null;
-      let claimed = await this.claim(em, campaign);
-      for (;;) {
-        if (!claimed.length) {
-          const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
-            `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
-               from campaigns c where c.organization_id = ? and c.id = ?`,
-            [organizationId, campaignId],
-          );
-          if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
-          // Everything left is leased to another sender: look again once a lease could have run out.
-          if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
-          else await this.complete(campaignId, organizationId);
-          return;
+      // A pipeline: batch k is sent while batch k-1's outcome transaction commits and batch k+1 is claimed (its own
+      // statement, on another connection), so the provider calls, the outcome and the claim overlap. At most two
+      // batches are claimed and unsent at a time; whatever is claimed and unsent when the sender stops early goes
+      // back to PENDING.
+      let current = await this.claim(em, campaign);
+      /** The next batch, being claimed. */
+      let upcoming: Promise<Claimed[]> | null = null;
+      /** Batch k-1's outcome transaction, in flight: the progress counts after it. */
+      let settling: Promise<CampaignProgressState> | null = null;
+      const inFlight = <T>(p: Promise<T>): Promise<T> => {
+        p.catch(() => undefined); // awaited below (or drained in finally): never an unhandled rejection
+        return p;
+      };
+      /** Waits for the work in flight; returns the next batch (claimed, unsent). */
+      const drain = async (): Promise<Claimed[]> => {
+        const [s, u] = await Promise.allSettled([settling, upcoming]);
+        settling = upcoming = null;
+        if (s.status === 'rejected') throw s.reason;
+        if (u.status === 'rejected') throw u.reason;
+        if (s.value) base = s.value;
+        return u.value ?? [];
+      };
+      try {
+        for (;;) {
+          if (!current.length) {
+            current = await drain();
+            if (current.length) continue;
+            const [row] = await em.getConnection().execute<Array<{ status: string; left: string }>>(
+              `select c.status, (select count(*) from campaign_recipients r where r.organization_id = c.organization_id and r.campaign_id = c.id and r.status in ('PENDING', 'SENDING')) as left
+                 from campaigns c where c.organization_id = ? and c.id = ?`,
+              [organizationId, campaignId],
+            );
+            if (row?.status !== CampaignStatus.RUNNING) return; // paused or cancelled: resume enqueues again
+            // Everything left is leased to another sender: look again once a lease could have run out.
+            if (Number(row.left) > 0) await again(Math.max(1, Math.ceil(this.opts.leaseSeconds / 2)));
+            else await this.complete(campaignId, organizationId);
+            return;
+          }
+          upcoming ??= inFlight(this.claim(em, campaign, current));
+          // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
+          if (!(await this.isRunning(em, campaign))) {
+            const next = await drain();
+            await this.release(em, organizationId, [...current, ...next]);
+            return;
+          }
+          const outcomes = await this.sendAll(campaign, current);
+          const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
+          const next = await drain(); // batch k-1's outcome is committed, batch k+1 claimed
+          if (stop) {
+            await this.settle(em, campaign, current, outcomes, base);
+            await this.release(em, organizationId, next);
+            if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
+            await again(stop instanceof Date ? stop : undefined);
+            return;
+          }
+          settling = inFlight(this.settle(em, campaign, current, outcomes, base));
+          // Batch k+2, claimed while batch k's outcome commits: neither batch k nor batch k+1 is taken as stale.
+          upcoming = next.length ? inFlight(this.claim(em, campaign, [...current, ...next])) : null;
+          current = next;
         }
-        // Paused or cancelled since the claim: the batch goes back unsent (its message ids kept for a resume).
-        if (!(await this.isRunning(em, campaign))) {
-          await em.getConnection().execute(
-            `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
-            [organizationId, uuidArray(claimed.map((r) => r.id))],
-            'run',
-          );
-          return;
-        }
-        const outcomes = await this.sendAll(campaign, claimed);
-        const stop = this.stopped ? 'stopped' : (quietUntil() ?? (Date.now() > until ? 'slice' : null));
-        const result = await this.settle(em, campaign, claimed, outcomes, base, !stop);
-        base = result.state;
-        claimed = result.next;
-        if (stop === 'stopped') return; // a restart resumes RUNNING campaigns
-        if (stop) {
-          await again(stop instanceof Date ? stop : undefined);
-          return;
-        }
+      } finally {
+        // An error on the way: let the work in flight end (rows claimed and unsent are sent again after their lease).
+        if (settling || upcoming) await drain().catch(() => undefined);
       }
     } finally {
       this.running.delete(campaignId);
     }
+  }
+
+  /** Claimed and unsent recipients go back to PENDING (their message ids kept: a later claim sends them with the same id). */
+  private async release(em: EntityManager, organizationId: string, claimed: readonly Claimed[]): Promise<void> {
+    if (!claimed.length) return;
+    await em.getConnection().execute(
+      `update campaign_recipients set status = 'PENDING', claimed_at = null where organization_id = ? and id = any(?::uuid[]) and status = 'SENDING'`,
+      [organizationId, uuidArray(claimed.map((r) => r.id))],
+      'run',
+    );
   }
 
   private async isRunning(em: EntityManager, campaign: Campaign): Promise<boolean> {
@@ -261,7 +305,7 @@ export class CampaignSender {
    * Claims a batch while the campaign is RUNNING (one statement): PENDING recipients, and SENDING ones whose
    * sender's lease ran out, become SENDING with their message id and thread id fixed (kept when they had them).
    */
-  private claim(em: EntityManager, campaign: Campaign): Promise<Claimed[]> {
+  private claim(em: EntityManager, campaign: Campaign, held: readonly Claimed[] = []): Promise<Claimed[]> {
     const org = campaign.organization.id;
     const size = this.batchSize();
     const running = `exists (select 1 from campaigns k where k.organization_id = ? and k.id = ? and k.status = 'RUNNING')`;
@@ -272,21 +316,19 @@ export class CampaignSender {
           limit ? for update skip locked
        ), stale as (
          select id from campaign_recipients
-          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and ${running}
+          where organization_id = ? and campaign_id = ? and status = 'SENDING' and claimed_at < now() - make_interval(secs => ?) and id <> all(?::uuid[]) and ${running}
           limit ? for update skip locked
-       ), picked as (
-         select p.id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
+       ), claimed as (
+         update campaign_recipients r
+            set status = 'SENDING', claimed_at = now(),
+                message_id = coalesce(r.message_id, gen_random_uuid()), thread_id = coalesce(r.thread_id, gen_random_uuid())
            from (select id from fresh union all select id from stale) p
-           join campaign_recipients r0 on r0.organization_id = ? and r0.id = p.id
-           left join contacts c on c.organization_id = ? and c.id = r0.contact_id
+          where r.organization_id = ? and r.id = p.id
+         returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id
        )
-       update campaign_recipients r
-          set status = 'SENDING', claimed_at = now(),
-              message_id = coalesce(r.message_id, gen_random_uuid()), thread_id = coalesce(r.thread_id, gen_random_uuid())
-         from picked
-        where r.organization_id = ? and r.id = picked.id
-       returning r.id, r.contact_id, r.phone, r.message_id, r.thread_id, picked.c_id, picked.first_name, picked.last_name, picked.email, picked.custom_fields`,
-      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, org, campaign.id, size, org, org, org],
+       select u.id, u.contact_id, u.phone, u.message_id, u.thread_id, c.id as c_id, c.first_name, c.last_name, c.email, c.custom_fields
+         from claimed u left join contacts c on c.organization_id = ? and c.id = u.contact_id`,
+      [org, campaign.id, org, campaign.id, size, org, campaign.id, this.opts.leaseSeconds, uuidArray(held.map((r) => r.id)), org, campaign.id, size, org, org],
       'all',
       em.getTransactionContext(),
     );
@@ -315,58 +357,66 @@ export class CampaignSender {
 
   /**
    * A batch's outcome, in one transaction of set-based statements: its threads and messages (idempotent
-   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), one progress event, and, when
-   * `claimNext`, the claim of the next batch. The event's counts are the previous batch's plus this batch's
-   * own outcome (`base`; counted in full once per slice), not a count of the whole campaign per batch.
+   * inserts), its recipients SENT or FAILED (or SKIPPED: contact deleted), and one progress event. The event's
+   * counts are the previous batch's plus this batch's own outcome (`base`; counted in full once per slice), not
+   * a count of the whole campaign per batch.
    */
-  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null, claimNext: boolean): Promise<{ state: CampaignProgressState; next: Claimed[] }> {
+  private async settle(em: EntityManager, campaign: Campaign, claimed: readonly Claimed[], outcomes: readonly Outcome[], base: CampaignProgressState | null): Promise<CampaignProgressState> {
     const organizationId = campaign.organization.id;
     const counts = base ?? (await progressOf(em, campaign));
     return em.transactional(async (tx) => {
-      const run = (sql: string, params: unknown[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
       const now = this.clock.now();
-      if (outcomes.length) {
-        await run(
-          `insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, last_activity_at, first_response_at, campaign_id, last_message_preview)
-           select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
-             from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
-           on conflict (id) do nothing`,
-          [now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160)))],
-        );
-        await run(
-          `insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
-           select x.id, ?, ?, ?, x.thread_id, 'OUTBOUND', x.body, case when x.error is null then 'QUEUED' else 'FAILED' end::delivery_status,
-                  case when x.error is null then null else ?::timestamptz end, x.error, ?, x.pid
-             from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) as x(id, thread_id, body, pid, error)
-           on conflict (id) do nothing`,
-          [now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error))],
-        );
-        // Receipts the provider reported before this commit were parked (no message yet): applied now, in order.
-        await applyParkedReceipts(tx, organizationId, outcomes.flatMap((o) => (o.providerMessageId ? [o.providerMessageId] : [])), now);
-      }
       const gone = claimed.filter((r) => !r.c_id);
       const statuses = [...outcomes.map((o) => ({ id: o.recipientId, status: o.error ? 'FAILED' : 'SENT', reason: null as string | null })), ...gone.map((r) => ({ id: r.id, status: 'SKIPPED', reason: 'CONTACT_DELETED' }))];
+      const providerIds = outcomes.flatMap((o) => (o.providerMessageId ? [o.providerMessageId] : []));
+      // One statement: the threads and messages (idempotent inserts), the recipients SENT, FAILED or SKIPPED, and
+      // the lock on the provider message ids under which the parked receipts are taken (next statement).
+      const ctes: string[] = [];
+      const params: unknown[] = [];
+      if (outcomes.length) {
+        ctes.push(
+          `t as (insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, last_activity_at, first_response_at, campaign_id, last_message_preview)
+             select x.id, ?, ?, ?, x.contact_id, 'OPEN', ?, ?, ?, x.preview
+               from unnest(?::uuid[], ?::uuid[], ?::text[]) as x(id, contact_id, preview)
+             on conflict (id) do nothing)`,
+          `m as (insert into messages (id, created_at, organization_id, workspace_id, thread_id, direction, body, status, status_updated_at, error, author_id, provider_message_id)
+             select x.id, ?, ?, ?, x.thread_id, 'OUTBOUND', x.body, case when x.error is null then 'QUEUED' else 'FAILED' end::delivery_status,
+                    case when x.error is null then null else ?::timestamptz end, x.error, ?, x.pid
+               from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) as x(id, thread_id, body, pid, error)
+             on conflict (id) do nothing)`,
+        );
+        params.push(now, organizationId, campaign.workspaceId, now, now, campaign.id, uuidArray(outcomes.map((o) => o.threadId)), uuidArray(outcomes.map((o) => o.contactId)), textArray(outcomes.map((o) => o.body.slice(0, 160))));
+        params.push(now, organizationId, campaign.workspaceId, now, campaign.createdById, uuidArray(outcomes.map((o) => o.messageId)), uuidArray(outcomes.map((o) => o.threadId)), textArray(outcomes.map((o) => o.body)), textArray(outcomes.map((o) => o.providerMessageId)), textArray(outcomes.map((o) => o.error)));
+      }
       // Only rows still SENDING: a row another sender finished meanwhile (its lease ran out under us) is counted once.
-      const moved = await tx.getConnection().execute<Array<{ status: string }>>(
-        `update campaign_recipients r
+      ctes.push(
+        `u as (update campaign_recipients r
             set status = x.status::campaign_recipient_status, sent_at = case when x.status = 'SENT' then now() else r.sent_at end, skip_reason = coalesce(x.reason, r.skip_reason)
            from unnest(?::uuid[], ?::text[], ?::text[]) as x(id, status, reason)
           where r.organization_id = ? and r.id = x.id and r.status = 'SENDING'
-          returning x.status`,
-        [uuidArray(statuses.map((s) => s.id)), textArray(statuses.map((s) => s.status)), textArray(statuses.map((s) => s.reason)), organizationId],
+          returning x.status)`,
+      );
+      params.push(uuidArray(statuses.map((s) => s.id)), textArray(statuses.map((s) => s.status)), textArray(statuses.map((s) => s.reason)), organizationId);
+      const lock = providerIds.length ? providerMessageIdsLock(organizationId, providerIds) : { sql: '0', params: [] };
+      params.push(...lock.params);
+      const [moved] = await tx.getConnection().execute<Array<{ moved: string | number; sent: string | number; failed: string | number }>>(
+        `with ${ctes.join(', ')}
+         select count(*) as moved, count(*) filter (where u.status = 'SENT') as sent, count(*) filter (where u.status = 'FAILED') as failed, ${lock.sql} as locked from u`,
+        params,
         'all',
         tx.getTransactionContext(),
       );
-      const n = (s: string) => moved.filter((m) => m.status === s).length;
+      // Receipts the provider reported before this commit were parked (no message yet): applied now, in order.
+      if (providerIds.length) await applyParkedReceipts(tx, organizationId, providerIds, now, { locked: true });
       const state: CampaignProgressState = {
         ...counts,
         status: campaign.status,
-        queued: Math.max(0, counts.queued - moved.length),
-        sent: counts.sent + n('SENT'),
-        failed: counts.failed + n('FAILED'),
+        queued: Math.max(0, counts.queued - Number(moved!.moved)),
+        sent: counts.sent + Number(moved!.sent),
+        failed: counts.failed + Number(moved!.failed),
       };
       await appendEvent(tx, { organizationId, workspaceId: campaign.workspaceId, type: EventType.CAMPAIGN_PROGRESS, payload: { campaign: state } });
-      return { state, next: claimNext ? await this.claim(tx, campaign) : [] };
+      return state;
     });
   }
 

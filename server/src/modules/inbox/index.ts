@@ -22,3 +22,4 @@ export type { ChannelProvider } from './channel';
 export { ImportReport } from './inbox.types';
 export type { MessagingService } from './messaging.service';
 export { applyParkedReceipts } from './messaging.service';
+export { providerMessageIdsLock } from './parked-receipts';

@@ -121,11 +121,12 @@ export async function applyReceiptsIn(
 /**
  * The writer's side of parked receipts: in the transaction that makes these provider message ids' messages
  * visible (inserts them, or writes their provider ids), applies the receipts parked for them, in arrival
- * order, each step one MESSAGE_STATUS event as usual. Returns how many receipts it took.
+ * order, each step one MESSAGE_STATUS event as usual. Returns how many receipts it took. `locked`: the caller
+ * took the lock already, in an earlier statement of this transaction (providerMessageIdsLock).
  */
-export async function applyParkedReceipts(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[], now: Date): Promise<number> {
+export async function applyParkedReceipts(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[], now: Date, opts: { locked?: boolean } = {}): Promise<number> {
   if (!providerMessageIds.length) return 0;
-  await lockProviderMessageIds(tx, organizationId, providerMessageIds);
+  if (!opts.locked) await lockProviderMessageIds(tx, organizationId, providerMessageIds);
   const parked = await takeParkedReceipts(tx, organizationId, providerMessageIds);
   if (parked.length) await applyReceiptsIn(tx, organizationId, parked, now);
   return parked.length;

@@ -20,15 +20,23 @@ export interface ParkedReceipt {
 
 const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
 
+/**
+ * The statement fragment (a scalar subquery) that locks, until the transaction ends, the given provider message
+ * ids of an organization, in the order of their keys (no deadlocks): for a caller that folds the lock into a
+ * statement of its own. The lock holds from that statement on; read what it guards in a later statement.
+ */
+export function providerMessageIdsLock(organizationId: string, providerMessageIds: readonly string[]): { sql: string; params: unknown[] } {
+  return {
+    sql: `(select count(pg_advisory_xact_lock(h)) from (select distinct hashtextextended(?::text || ':' || k, 0) as h from unnest(?::text[]) as k order by 1) s)`,
+    params: [organizationId, textArray([...providerMessageIds])],
+  };
+}
+
 /** Locks (until the transaction ends) the given provider message ids of an organization, in the order of their keys (no deadlocks). */
 export async function lockProviderMessageIds(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[]): Promise<void> {
   if (!providerMessageIds.length) return;
-  await tx.getConnection().execute(
-    `select count(pg_advisory_xact_lock(h)) from (select distinct hashtextextended(?::text || ':' || k, 0) as h from unnest(?::text[]) as k order by 1) s`,
-    [organizationId, textArray([...providerMessageIds])],
-    'all',
-    tx.getTransactionContext(),
-  );
+  const lock = providerMessageIdsLock(organizationId, providerMessageIds);
+  await tx.getConnection().execute(`select ${lock.sql}`, lock.params, 'all', tx.getTransactionContext());
 }
 
 /** Parks receipts (under lockProviderMessageIds), in the order given; drops the organization's expired ones on the way. */
