@@ -14,6 +14,7 @@ import { Migration20261130180000 } from './Migration20261130180000';
 import { Migration20261130224309 } from './Migration20261130224309';
 import { Migration20261130230000 } from './Migration20261130230000';
 import { Migration20261201000500 } from './Migration20261201000500';
+import { Migration20261201023000 } from './Migration20261201023000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -30,4 +31,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130224309', class: Migration20261130224309 },
   { name: 'Migration20261130230000', class: Migration20261130230000 },
   { name: 'Migration20261201000500', class: Migration20261201000500 },
+  { name: 'Migration20261201023000', class: Migration20261201023000 },
 ];

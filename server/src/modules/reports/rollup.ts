@@ -176,7 +176,8 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
     }
   }
 
-  await upsertRollups(run, [...deltas.values()]);
+  await upsertRollups(run, 'conversation_rollups', 'hour', [...deltas.values()]);
+  await upsertRollups(run, 'conversation_rollups_daily', 'day', dailyOf(deltas.values()));
   await upsertStates(run, [...touched].map((id) => states.get(id)!));
   if (active.size) {
     const rows = [...active.values()];
@@ -190,18 +191,37 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
 
 const ROLLUP_CHUNK = 400;
 
-async function upsertRollups(run: <T>(sql: string, params: unknown[]) => Promise<T>, deltas: Delta[]): Promise<void> {
-  const sumCounters = COUNTERS.map((c) => `${c} = conversation_rollups.${c} + excluded.${c}`).join(', ');
+/** The hourly deltas summed per local day (the key's hour `YYYY-MM-DD HH:00:00` cut to its day). */
+function dailyOf(hourly: Iterable<Delta>): Delta[] {
+  const days = new Map<string, Delta>();
+  for (const d of hourly) {
+    const key: Delta['key'] = [d.key[0], d.key[1], d.key[2].slice(0, 10), d.key[3], d.key[4], d.key[5], d.key[6]];
+    const id = key.join('|');
+    const day = days.get(id);
+    if (!day) {
+      days.set(id, { key, counts: { ...d.counts }, firstResponseHist: [...d.firstResponseHist], resolutionHist: [...d.resolutionHist] });
+      continue;
+    }
+    for (const c of COUNTERS) day.counts[c] += d.counts[c];
+    d.firstResponseHist.forEach((n, i) => (day.firstResponseHist[i]! += n));
+    d.resolutionHist.forEach((n, i) => (day.resolutionHist[i]! += n));
+  }
+  return [...days.values()];
+}
+
+async function upsertRollups(run: <T>(sql: string, params: unknown[]) => Promise<T>, table: 'conversation_rollups' | 'conversation_rollups_daily', time: 'hour' | 'day', deltas: Delta[]): Promise<void> {
+  const sumCounters = COUNTERS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
   const sumHist = (col: string) =>
-    `${col} = (select array_agg(a + b order by i) from unnest(conversation_rollups.${col}, excluded.${col}) with ordinality as u(a, b, i))`;
+    `${col} = (select array_agg(a + b order by i) from unnest(${table}.${col}, excluded.${col}) with ordinality as u(a, b, i))`;
+  const timeType = time === 'hour' ? 'timestamp' : 'date';
   for (let i = 0; i < deltas.length; i += ROLLUP_CHUNK) {
     const chunk = deltas.slice(i, i + ROLLUP_CHUNK);
-    const values = chunk.map(() => `(?, ?, ?::timestamp, ?, ?, ?, ?, ${COUNTERS.map(() => '?').join(', ')}, ?::int[], ?::int[])`).join(', ');
+    const values = chunk.map(() => `(?, ?, ?::${timeType}, ?, ?, ?, ?, ${COUNTERS.map(() => '?').join(', ')}, ?::int[], ?::int[])`).join(', ');
     const params = chunk.flatMap((d) => [...d.key, ...COUNTERS.map((c) => d.counts[c]), `{${d.firstResponseHist.join(',')}}`, `{${d.resolutionHist.join(',')}}`]);
     await run(
-      `insert into conversation_rollups (organization_id, workspace_id, hour, agent_id, group_id, campaign_id, tag_id, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
+      `insert into ${table} (organization_id, workspace_id, ${time}, agent_id, group_id, campaign_id, tag_id, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
        values ${values}
-       on conflict (organization_id, workspace_id, hour, agent_id, group_id, campaign_id, tag_id) do update set
+       on conflict (organization_id, workspace_id, ${time}, agent_id, group_id, campaign_id, tag_id) do update set
          ${sumCounters}, ${sumHist('first_response_hist')}, ${sumHist('resolution_hist')}`,
       params,
     );
