@@ -78,10 +78,10 @@ async function backfill(client: pg.Client, organizationId: string, ctx: BenchCon
   );
   await step(
     'daily',
-    `insert into conversation_rollups_daily (organization_id, workspace_id, day, agent_id, group_id, campaign_id, tag_id, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
-     select organization_id, workspace_id, hour::date, agent_id, group_id, campaign_id, tag_id, ${COUNTERS.map((c) => `sum(${c})`).join(', ')},
+    `insert into conversation_rollups_daily (organization_id, workspace_id, day, agent_id, group_id, campaign_id, tag_id, channel, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
+     select organization_id, workspace_id, hour::date, agent_id, group_id, campaign_id, tag_id, channel, ${COUNTERS.map((c) => `sum(${c})`).join(', ')},
             ${histSum('first_response_hist')}, ${histSum('resolution_hist')}
-       from conversation_rollups where organization_id = $1 group by organization_id, workspace_id, hour::date, agent_id, group_id, campaign_id, tag_id`,
+       from conversation_rollups where organization_id = $1 group by organization_id, workspace_id, hour::date, agent_id, group_id, campaign_id, tag_id, channel`,
   );
   await client.query('commit');
   await client.query('analyze conversation_rollups');

@@ -15,6 +15,7 @@ import { Migration20261130224309 } from './Migration20261130224309';
 import { Migration20261130230000 } from './Migration20261130230000';
 import { Migration20261201000500 } from './Migration20261201000500';
 import { Migration20261201023000 } from './Migration20261201023000';
+import { Migration20261201033000 } from './Migration20261201033000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -32,4 +33,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130230000', class: Migration20261130230000 },
   { name: 'Migration20261201000500', class: Migration20261201000500 },
   { name: 'Migration20261201023000', class: Migration20261201023000 },
+  { name: 'Migration20261201033000', class: Migration20261201033000 },
 ];

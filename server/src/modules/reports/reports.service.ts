@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidArray } from '../../db/tenant';
 import { badInput } from '../../shared/errors';
 import { Workspace } from '../identity';
+import { checkChannel } from '../../shared/channel-name';
 import { BUCKETS, quantileSeconds } from './histogram';
 import { assertPeriod, periodBounds, type Period } from './policy';
 import { NONE } from './rollup-tables';
@@ -13,6 +14,7 @@ export enum ReportGroupBy {
   CAMPAIGN = 'CAMPAIGN',
   DAY = 'DAY',
   HOUR = 'HOUR',
+  CHANNEL = 'CHANNEL',
 }
 
 export interface ConversationReportFilters {
@@ -23,6 +25,8 @@ export interface ConversationReportFilters {
   /** One tag: a thread carrying it counts once. */
   tagId?: string | null;
   campaignIds?: string[] | null;
+  /** Only threads over these channels ("sms", "whatsapp"...). */
+  channels?: string[] | null;
 }
 
 export interface DurationStats {
@@ -99,6 +103,7 @@ const GROUP_KEY: Record<ReportGroupBy, string> = {
   CAMPAIGN: 'campaign_id::text',
   DAY: `to_char(day, 'YYYY-MM-DD')`,
   HOUR: `to_char(hour, 'YYYY-MM-DD"T"HH24:00')`,
+  CHANNEL: 'channel',
 };
 
 /**
@@ -218,6 +223,11 @@ export class ReportService {
     list('agent_id', ids(filters.agentIds, 'filters.agentIds'));
     list('group_id', ids(filters.groupIds, 'filters.groupIds'));
     list('campaign_id', ids(filters.campaignIds, 'filters.campaignIds'));
+    const channels = ids(filters.channels, 'filters.channels');
+    if (channels) {
+      where.push('channel = any(?::text[])');
+      params.push(`{${channels.map((c) => checkChannel(c, 'filters.channels')).join(',')}}`);
+    }
     const conn = em.getConnection();
     // One row per thread event in the all-tags rows (tag_id = NONE); one per tag the thread carried in the others.
     if (groupBy === ReportGroupBy.TAG) {
