@@ -3,6 +3,7 @@ import { bootServer, type TestServer } from '../support/server';
 import { codeOf } from '../support/api';
 import { eventually } from '../support/wait';
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
+import { sign } from '../../server/src/modules/inbox/webhook';
 import { callers, localDay, logHead, reportOrg, type ReportOrg } from './support';
 
 const INGEST = `mutation($i: InboundMessageInput!) { ingestInboundMessage(input: $i) { threadId } }`;
@@ -46,6 +47,20 @@ describe('channels', () => {
     expect(await channelOf(bySms)).toBe('sms');
   });
 
+  it('takes the channel from a signed webhook: the same thread as the API on that channel; a bad one is a 400', async () => {
+    const { rotateWebhookSecret } = await call.ok(o.admin.token, `mutation($w: ID!) { rotateWebhookSecret(workspaceId: $w) { secret } }`, { w: o.W.id });
+    const url = server.url.replace(/\/graphql$/, '/webhooks/inbound');
+    const post = (payload: Record<string, unknown>) => {
+      const body = JSON.stringify(payload);
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-workspace': o.W.id, 'x-switchboard-signature': sign(rotateWebhookSecret.secret, body) }, body });
+    };
+    const viaApi = await ingest('+15553400004', 'Hi', 'telegram');
+    const hook = await post({ deliveryId: 'ch-1', from: '+15553400004', body: 'Hi again', channel: 'telegram' });
+    expect(hook.status).toBe(200);
+    expect(((await hook.json()) as { threadId: string }).threadId).toBe(viaApi);
+    expect((await post({ deliveryId: 'ch-2', from: '+15553400004', body: 'Hi', channel: 'Tele gram' })).status).toBe(400);
+  });
+
   it('refuses a channel that is not a short lowercase identifier', async () => {
     for (const bad of ['WhatsApp', 'sms!', '', 'x'.repeat(33)]) {
       expect(codeOf(await call.send(o.ingestKey, INGEST, { i: { workspaceId: o.W.id, from: '+15553400003', body: 'Hi', channel: bad } }))).toBe('BAD_USER_INPUT');
@@ -64,8 +79,9 @@ describe('channels', () => {
     const r = await call.ok(o.admin.token, REPORT, { w: o.W.id, p: period, g: 'CHANNEL' });
     const rows = Object.fromEntries(r.conversationReport.rows.map((row: any) => [row.key, [row.threadsOpened, row.messagesIn, row.messagesOut]]));
     // sms: the first contact's thread (2 in) and the second's (1 in); whatsapp: one inbound-opened (2 in), one started (1 in, 1 out).
-    expect(rows).toEqual({ sms: [2, 3, 0], whatsapp: [2, 3, 1] });
-    expect(r.conversationReport.total).toEqual({ threadsOpened: 4, messagesIn: 6 });
+    // telegram: one thread, by the API and the webhook (2 in).
+    expect(rows).toEqual({ sms: [2, 3, 0], telegram: [1, 2, 0], whatsapp: [2, 3, 1] });
+    expect(r.conversationReport.total).toEqual({ threadsOpened: 5, messagesIn: 8 });
     const only = await call.ok(o.admin.token, REPORT, { w: o.W.id, p: period, g: 'AGENT', f: { channels: ['whatsapp'] } });
     expect(only.conversationReport.total).toEqual({ threadsOpened: 2, messagesIn: 3 });
   });
