@@ -9,7 +9,7 @@ import { renderTable, type BenchContext, type BenchRow } from './lib/report';
 import { ROOT, sql } from './lib/setup';
 
 /** In the order they run: the in-process ones first, the socket-heavy ones last. */
-const BENCHMARKS = ['inbox', 'authorisation', 'campaign', 'ingest', 'fanout', 'connect', 'memory'] as const;
+const BENCHMARKS = ['inbox', 'reports', 'authorisation', 'campaign', 'ingest', 'fanout', 'connect', 'memory'] as const;
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 

@@ -14,7 +14,9 @@ import { Migration20261130184000 } from './Migration20261130184000';
 import { Migration20261130224309 } from './Migration20261130224309';
 import { Migration20261130230000 } from './Migration20261130230000';
 import { Migration20261201000500 } from './Migration20261201000500';
+import { Migration20261201023000 } from './Migration20261201023000';
 import { Migration20261201024612 } from './Migration20261201024612';
+import { Migration20261201033000 } from './Migration20261201033000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124190314', class: Migration20261124190314 },
@@ -31,5 +33,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130224309', class: Migration20261130224309 },
   { name: 'Migration20261130230000', class: Migration20261130230000 },
   { name: 'Migration20261201000500', class: Migration20261201000500 },
+  { name: 'Migration20261201023000', class: Migration20261201023000 },
   { name: 'Migration20261201024612', class: Migration20261201024612 },
+  { name: 'Migration20261201033000', class: Migration20261201033000 },
 ];

@@ -74,6 +74,9 @@ export class StartThreadInput {
 
   @Field(() => String, { nullable: true })
   idempotencyKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The channel of the new thread: lowercase letters, digits, _ and - (1 to 32); default "sms".' })
+  channel?: string | null;
 }
 
 @InputType()
@@ -89,6 +92,9 @@ export class InboundMessageInput {
 
   @Field(() => String, { nullable: true, description: "The channel's delivery id: a replay is stored once." })
   externalId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The channel it came over ("sms", "whatsapp"...; default "sms"): it joins the contact\'s open thread on that channel.' })
+  channel?: string | null;
 }
 
 @InputType()

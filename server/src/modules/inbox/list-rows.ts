@@ -35,10 +35,11 @@ export interface ThreadRow {
   first_response_at: Date | string | null;
   campaign_id: string | null;
   last_message_preview: string | null;
+  channel: string;
 }
 
 export const THREAD_COLUMNS = `t.id, t.created_at, t.organization_id, t.workspace_id, t.contact_id, t.status, t.snoozed_until, t.archived, t.assignee_user_id,
-  t.assignee_group_id, t.needs_response, t.last_activity_at, t.last_inbound_at, t.first_response_at, t.campaign_id, t.last_message_preview`;
+  t.assignee_group_id, t.needs_response, t.last_activity_at, t.last_inbound_at, t.first_response_at, t.campaign_id, t.last_message_preview, t.channel`;
 
 export function threadFromRow(r: ThreadRow): Thread {
   return as(Thread, {
@@ -63,6 +64,7 @@ export function threadFromRow(r: ThreadRow): Thread {
     firstResponseAt: date(r.first_response_at),
     campaignId: r.campaign_id,
     lastMessagePreview: r.last_message_preview,
+    channel: r.channel,
   });
 }
 

@@ -337,7 +337,7 @@ export interface InboundTarget {
  */
 export async function readInboundTarget(
   tx: EntityManager,
-  args: { organizationId: string; workspaceId: string; contactId: string; phone: string; quietSince: Date; lookForThread: boolean },
+  args: { organizationId: string; workspaceId: string; contactId: string; phone: string; quietSince: Date; lookForThread: boolean; channel: string },
 ): Promise<InboundTarget> {
   const rows = await tx.getConnection().execute<InboundTarget[]>(
     `select t.id, t.status, t.archived, t.assignee_user_id, t.assignee_group_id, t.campaign_id, t.first_response_at, t.snoozed_until,
@@ -350,14 +350,14 @@ export async function readInboundTarget(
                from keyword_rules r where r.organization_id = ? and r.workspace_id = ? and r.active) as rules
        from (select 1) one
        left join lateral (
-         select t.* from threads t where ?::boolean and t.organization_id = ? and t.contact_id = ? and t.archived = false
+         select t.* from threads t where ?::boolean and t.organization_id = ? and t.contact_id = ? and t.channel = ? and t.archived = false
           order by t.last_activity_at desc limit 1 for update) t on true
        left join workspace_settings s on s.organization_id = ? and s.workspace_id = ?`,
     [
       args.organizationId, args.phone, args.workspaceId,
       args.organizationId, args.quietSince,
       args.organizationId, args.workspaceId,
-      args.lookForThread, args.organizationId, args.contactId,
+      args.lookForThread, args.organizationId, args.contactId, args.channel,
       args.organizationId, args.workspaceId,
     ],
     'all',
@@ -370,7 +370,7 @@ export interface InboundWrite {
   organizationId: string;
   workspaceId: string;
   /** A new thread is inserted; otherwise these columns are updated. */
-  thread: { id: string; isNew: boolean; contactId: string; createdAt: Date; lastInboundAt: Date } & ThreadChange;
+  thread: { id: string; isNew: boolean; contactId: string; channel: string; createdAt: Date; lastInboundAt: Date } & ThreadChange;
   /** The inbound message first, then the automatic replies. */
   messages: MessageRow[];
   optOut: { insert: { id: string; address: string; reason: string; createdAt: Date } } | { reverse: { id: string; reversedAt: Date; reversedById: string | null } } | null;
@@ -385,9 +385,9 @@ export async function writeInbound(tx: EntityManager, w: InboundWrite): Promise<
   const params: unknown[] = [];
   const t = w.thread;
   if (t.isNew) {
-    parts.push(`t as (insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, snoozed_until, archived, needs_response, last_activity_at, last_inbound_at, first_response_at, last_message_preview)
-      values (?, ?, ?, ?, ?, ?::thread_status, ?, false, ?, ?, ?, ?, ?))`);
-    params.push(t.id, t.createdAt, w.organizationId, w.workspaceId, t.contactId, t.status, t.snoozedUntil, t.needsResponse, t.lastActivityAt, t.lastInboundAt, t.firstResponseAt, t.lastMessagePreview);
+    parts.push(`t as (insert into threads (id, created_at, organization_id, workspace_id, contact_id, status, snoozed_until, archived, needs_response, last_activity_at, last_inbound_at, first_response_at, last_message_preview, channel)
+      values (?, ?, ?, ?, ?, ?::thread_status, ?, false, ?, ?, ?, ?, ?, ?))`);
+    params.push(t.id, t.createdAt, w.organizationId, w.workspaceId, t.contactId, t.status, t.snoozedUntil, t.needsResponse, t.lastActivityAt, t.lastInboundAt, t.firstResponseAt, t.lastMessagePreview, t.channel);
   } else {
     parts.push(`t as (update threads set last_activity_at = ?, last_message_preview = ?, last_inbound_at = ?, needs_response = ?, status = ?::thread_status, snoozed_until = ?
       where organization_id = ? and id = ?)`);

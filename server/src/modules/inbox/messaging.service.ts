@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkChannel } from '../../shared/channel-name';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
@@ -176,7 +177,10 @@ export interface InboundInput {
   from: string;
   body: string;
   externalId?: string | null;
+  /** Default "sms". */
+  channel?: string | null;
 }
+
 
 /** Sending, receiving, delivery receipts, notes; every write one transaction, sends after commit. */
 export class MessagingService {
@@ -311,9 +315,10 @@ export class MessagingService {
   async startThread(
     em: EntityManager,
     principal: Principal,
-    input: { workspaceId: string; contactId?: string | null; phone?: string | null; body: string; idempotencyKey?: string | null },
+    input: { workspaceId: string; contactId?: string | null; phone?: string | null; body: string; idempotencyKey?: string | null; channel?: string | null },
   ): Promise<Thread> {
     const key = checkKey(input.idempotencyKey);
+    checkChannel(input.channel);
     if (key) {
       const first = await em.findOne(Message, { idempotencyKey: key, authorId: principal.userId, workspace: input.workspaceId }, { populate: ['thread'] });
       if (first) return first.thread.getEntity();
@@ -337,7 +342,7 @@ export class MessagingService {
   private startInTransaction(
     em: EntityManager,
     principal: Principal,
-    input: { workspaceId: string; contactId?: string | null; phone?: string | null },
+    input: { workspaceId: string; contactId?: string | null; phone?: string | null; channel?: string | null },
     body: string,
     key: string | null,
   ): Promise<{ thread: Thread; message: Message }> {
@@ -359,6 +364,7 @@ export class MessagingService {
         workspace: tx.getReference(Workspace, input.workspaceId),
         contact,
         lastActivityAt: this.clock.now(),
+        channel: checkChannel(input.channel),
       });
       // An agent reads only threads assigned to them: the one they start is theirs, or they would lose it at
       // once. Those who read every thread (supervisors) leave it unassigned for the queue.
@@ -401,6 +407,7 @@ export class MessagingService {
     if (!from) throw badInput('from is not a valid phone number', { field: 'from' });
     const body = checkBody(input.body);
     const externalId = input.externalId ? String(input.externalId).slice(0, 200) : null;
+    const channel = checkChannel(input.channel);
     const organizationId = actor.organizationId;
     const workspaceId = input.workspaceId;
     let outcome: { existing: string } | { message: Message; replies: Message[] };
@@ -417,6 +424,7 @@ export class MessagingService {
           phone: from,
           quietSince: new Date(now.getTime() - AUTO_RESPONSE_QUIET_MS),
           lookForThread: !contact.created,
+          channel,
         });
         const settings = target.has_settings
           ? { timeZone: target.time_zone ?? 'UTC', weeklyHours: target.weekly_hours, autoResponse: target.auto_response, greeting: target.greeting, optOutReply: target.opt_out_reply, optInReply: target.opt_in_reply }
@@ -442,6 +450,7 @@ export class MessagingService {
           id: threadId,
           isNew: newThread,
           contactId: contact.contact_id,
+          channel,
           createdAt: new Date(),
           lastInboundAt: now,
           lastActivityAt: now,

@@ -53,7 +53,7 @@ registerEnumType(DeliveryStatus, {
     'create index "threads_waiting_queue_index" on "threads" ("organization_id", "workspace_id", "assignee_group_id", "last_inbound_at", "id") where "assignee_user_id" is null and "status" = \'OPEN\'',
 })
 export class Thread extends TenantEntity<
-  'workspaceId' | 'contactId' | 'status' | 'snoozedUntil' | 'archived' | 'assigneeUser' | 'assigneeGroup' | 'needsResponse' | 'lastActivityAt' | 'lastInboundAt' | 'firstResponseAt' | 'campaignId' | 'assigneeUserId' | 'assigneeGroupId' | 'lastMessagePreview'
+  'workspaceId' | 'contactId' | 'status' | 'snoozedUntil' | 'archived' | 'assigneeUser' | 'assigneeGroup' | 'needsResponse' | 'lastActivityAt' | 'lastInboundAt' | 'firstResponseAt' | 'campaignId' | 'assigneeUserId' | 'assigneeGroupId' | 'lastMessagePreview' | 'channel'
 > {
   @Field(() => ID)
   declare id: string;
@@ -104,6 +104,10 @@ export class Thread extends TenantEntity<
 
   @Property({ length: 160, nullable: true })
   lastMessagePreview: string | null = null;
+
+  @Field({ description: 'The channel the conversation runs over ("sms", "whatsapp"...): a contact has a thread per channel.' })
+  @Property({ length: 32, default: 'sms' })
+  channel: string = 'sms';
 
   @Field(() => Date)
   declare createdAt: Date;

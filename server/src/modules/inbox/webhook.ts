@@ -43,7 +43,7 @@ export function inboundWebhookRouter(deps: { orm: MikroORM; services: Services; 
     if (!expected || expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
       return reply(res, 401, 'UNAUTHENTICATED', 'Bad signature');
     }
-    let payload: { deliveryId?: unknown; from?: unknown; body?: unknown };
+    let payload: { deliveryId?: unknown; from?: unknown; body?: unknown; channel?: unknown };
     try {
       payload = JSON.parse(raw.toString('utf8'));
     } catch {
@@ -51,6 +51,9 @@ export function inboundWebhookRouter(deps: { orm: MikroORM; services: Services; 
     }
     if (typeof payload.deliveryId !== 'string' || typeof payload.from !== 'string' || typeof payload.body !== 'string') {
       return reply(res, 400, 'BAD_USER_INPUT', 'Expected { deliveryId, from, body } strings');
+    }
+    if (payload.channel !== undefined && payload.channel !== null && typeof payload.channel !== 'string') {
+      return reply(res, 400, 'BAD_USER_INPUT', 'channel, when given, is a string');
     }
     const organizationId = settings!.organization_id;
     em.setFilterParams(TENANT_FILTER, { organizationId });
@@ -60,6 +63,7 @@ export function inboundWebhookRouter(deps: { orm: MikroORM; services: Services; 
         from: payload.from,
         body: payload.body,
         externalId: payload.deliveryId,
+        channel: (payload.channel as string | null | undefined) ?? null,
       });
       res.status(200).json({ messageId: message.id, threadId: message.threadId });
     } catch (err) {

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidArray } from '../../db/tenant';
 import { badInput } from '../../shared/errors';
 import { Workspace } from '../identity';
-import { quantileSeconds } from './histogram';
+import { checkChannel } from '../../shared/channel-name';
+import { BUCKETS, quantileSeconds } from './histogram';
 import { assertPeriod, periodBounds, type Period } from './policy';
 import { NONE } from './rollup-tables';
 
@@ -13,6 +14,7 @@ export enum ReportGroupBy {
   CAMPAIGN = 'CAMPAIGN',
   DAY = 'DAY',
   HOUR = 'HOUR',
+  CHANNEL = 'CHANNEL',
 }
 
 export interface ConversationReportFilters {
@@ -23,6 +25,8 @@ export interface ConversationReportFilters {
   /** One tag: a thread carrying it counts once. */
   tagId?: string | null;
   campaignIds?: string[] | null;
+  /** Only threads over these channels ("sms", "whatsapp"...). */
+  channels?: string[] | null;
 }
 
 export interface DurationStats {
@@ -97,12 +101,26 @@ const GROUP_KEY: Record<ReportGroupBy, string> = {
   AGENT_GROUP: 'group_id::text',
   TAG: 'tag_id::text',
   CAMPAIGN: 'campaign_id::text',
-  DAY: `to_char(hour, 'YYYY-MM-DD')`,
+  DAY: `to_char(day, 'YYYY-MM-DD')`,
   HOUR: `to_char(hour, 'YYYY-MM-DD"T"HH24:00')`,
+  CHANNEL: 'channel',
 };
+
+/**
+ * The sums of one report row, histograms included: the histograms are summed element by element in the same
+ * pass as the counters (one aggregate per bucket), so a report is one scan of its rollup rows.
+ */
+const ROW_SUMS = [
+  ...['threads_opened', 'messages_in', 'messages_out', 'closed', 'transferred', 'no_response', 'first_response_count', 'first_response_ms', 'resolution_count', 'resolution_ms']
+    .map((c) => `coalesce(sum(${c}), 0) as ${c}`),
+  `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(sum(first_response_hist[${i + 1}]), 0)`).join(', ')}] as fh`,
+  `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(sum(resolution_hist[${i + 1}]), 0)`).join(', ')}] as rh`,
+].join(', ');
 
 interface AggregateRow {
   key: string;
+  /** 1 on the total row of a GROUPING SETS statement. */
+  total?: number;
   threads_opened: string;
   messages_in: string;
   messages_out: string;
@@ -151,7 +169,10 @@ function ids(list: string[] | null | undefined, field: string): string[] | null 
   return list;
 }
 
-/** Reports read the rollup tables only (never messages): a period of any length costs its rollup rows. */
+/**
+ * Reports read the rollup tables only (never messages): a period of any length costs its rollup rows, the
+ * per-day rows (conversation_rollups_daily) unless grouped by hour.
+ */
 export class ReportService {
   /** The workspace, or it and every workspace below it. */
   async scope(em: EntityManager, workspaceId: string, subtree: boolean): Promise<string[]> {
@@ -181,9 +202,19 @@ export class ReportService {
     groupBy: ReportGroupBy,
     filters: ConversationReportFilters,
   ): Promise<ConversationReport> {
+    // Day rows unless the report is per hour: the same counters, ~24x fewer rows over a month.
+    const hourly = groupBy === ReportGroupBy.HOUR;
+    const table = hourly ? 'conversation_rollups' : 'conversation_rollups_daily';
     const { start, end } = periodBounds(period);
-    const where = ['organization_id = ?', 'workspace_id = any(?::uuid[])', 'hour >= ?::timestamp', 'hour < ?::timestamp'];
-    const params: unknown[] = [organizationId, uuidArray(workspaceIds), start, end];
+    const where = ['organization_id = ?', 'workspace_id = any(?::uuid[])'];
+    const params: unknown[] = [organizationId, uuidArray(workspaceIds)];
+    if (hourly) {
+      where.push('hour >= ?::timestamp', 'hour < ?::timestamp');
+      params.push(start, end);
+    } else {
+      where.push('day >= ?::date', 'day <= ?::date');
+      params.push(period.from, period.to);
+    }
     const list = (column: string, values: string[] | null) => {
       if (!values) return;
       where.push(`${column} = any(?::uuid[])`);
@@ -192,28 +223,38 @@ export class ReportService {
     list('agent_id', ids(filters.agentIds, 'filters.agentIds'));
     list('group_id', ids(filters.groupIds, 'filters.groupIds'));
     list('campaign_id', ids(filters.campaignIds, 'filters.campaignIds'));
+    const channels = ids(filters.channels, 'filters.channels');
+    if (channels) {
+      where.push('channel = any(?::text[])');
+      params.push(`{${channels.map((c) => checkChannel(c, 'filters.channels')).join(',')}}`);
+    }
+    const conn = em.getConnection();
     // One row per thread event in the all-tags rows (tag_id = NONE); one per tag the thread carried in the others.
-    const tagWhere = (perTag: boolean) => {
-      if (filters.tagId) return { sql: 'tag_id = ?', params: [filters.tagId] };
-      return perTag ? { sql: 'tag_id <> ?', params: [NONE] } : { sql: 'tag_id = ?', params: [NONE] };
-    };
-    const aggregate = async (key: string, perTag: boolean): Promise<AggregateRow[]> => {
-      const tag = tagWhere(perTag);
-      return em.getConnection().execute<AggregateRow[]>(
-        `with r as (select ${key} as key, * from conversation_rollups where ${where.join(' and ')} and ${tag.sql}),
-              c as (select key, sum(threads_opened) as threads_opened, sum(messages_in) as messages_in, sum(messages_out) as messages_out,
-                           sum(closed) as closed, sum(transferred) as transferred, sum(no_response) as no_response,
-                           sum(first_response_count) as first_response_count, sum(first_response_ms) as first_response_ms,
-                           sum(resolution_count) as resolution_count, sum(resolution_ms) as resolution_ms
-                      from r group by key),
-              h as (select key, u.i, sum(u.f) as f, sum(u.s) as s from r, unnest(r.first_response_hist, r.resolution_hist) with ordinality as u(f, s, i) group by key, u.i),
-              ha as (select key, array_agg(f order by i) as fh, array_agg(s order by i) as rh from h group by key)
-         select c.*, ha.fh, ha.rh from c join ha using (key) order by c.key`,
-        [...params, ...tag.params],
+    if (groupBy === ReportGroupBy.TAG) {
+      // Per tag: every tag row and the all-tags row in one pass, grouped by tag; the all-tags row is the total.
+      if (filters.tagId) {
+        where.push('tag_id = ?');
+        params.push(filters.tagId);
+      }
+      const found = await conn.execute<AggregateRow[]>(
+        `select tag_id::text as key, ${ROW_SUMS} from ${table} where ${where.join(' and ')} group by tag_id order by key`,
+        params,
       );
-    };
-    const rows = await aggregate(GROUP_KEY[groupBy], groupBy === ReportGroupBy.TAG);
-    const [total] = await aggregate(`''`, false);
+      const rows = filters.tagId ? found : found.filter((r) => r.key !== NONE);
+      const total = filters.tagId ? found[0] : found.find((r) => r.key === NONE);
+      return { workspaceIds, period, groupBy, rows: rows.map(toRow), total: toRow({ ...(total ?? EMPTY_ROW), key: '' }) };
+    }
+    where.push('tag_id = ?');
+    params.push(filters.tagId ?? NONE);
+    const key = GROUP_KEY[groupBy];
+    // The rows and the total in one statement: GROUPING SETS ((key), ()).
+    const found = await conn.execute<AggregateRow[]>(
+      `select ${key} as key, grouping(${key}) as total, ${ROW_SUMS} from ${table} where ${where.join(' and ')}
+        group by grouping sets ((${key}), ()) order by total, key`,
+      params,
+    );
+    const total = found.find((r) => Number(r.total) === 1);
+    const rows = found.filter((r) => Number(r.total) !== 1);
     return { workspaceIds, period, groupBy, rows: rows.map(toRow), total: toRow(total ?? EMPTY_ROW) };
   }
 
@@ -231,10 +272,10 @@ export class ReportService {
     const conn = em.getConnection();
     const [counters, active, contacts] = await Promise.all([
       conn.execute<Array<{ day: string } & Record<string, string>>>(
-        `select to_char(hour, 'YYYY-MM-DD') as day, ${USAGE_SUMS} from conversation_rollups
-          where organization_id = ? and workspace_id = ? and hour >= ?::timestamp and hour < ?::timestamp and tag_id = ?
+        `select to_char(day, 'YYYY-MM-DD') as day, ${USAGE_SUMS} from conversation_rollups_daily
+          where organization_id = ? and workspace_id = ? and day >= ?::date and day <= ?::date and tag_id = ?
           group by 1 order by 1`,
-        [organizationId, workspaceId, start, end, NONE],
+        [organizationId, workspaceId, period.from, period.to, NONE],
       ),
       conn.execute<Array<{ day: string | null; n: string }>>(
         `select to_char(day, 'YYYY-MM-DD') as day, count(distinct user_id) as n from usage_active_users
@@ -274,9 +315,9 @@ export class ReportService {
     const [workspaces, counters, active, contacts] = await Promise.all([
       em.find(Workspace, {}, { fields: ['id'], orderBy: { createdAt: 'asc', id: 'asc' } }),
       conn.execute<Array<{ workspace_id: string } & Record<string, string>>>(
-        `select workspace_id, ${USAGE_SUMS} from conversation_rollups
-          where organization_id = ? and hour >= ?::timestamp and hour < ?::timestamp and tag_id = ? group by 1`,
-        [organizationId, start, end, NONE],
+        `select workspace_id, ${USAGE_SUMS} from conversation_rollups_daily
+          where organization_id = ? and day >= ?::date and day <= ?::date and tag_id = ? group by 1`,
+        [organizationId, period.from, period.to, NONE],
       ),
       conn.execute<Array<{ workspace_id: string | null; n: string }>>(
         `select workspace_id, count(distinct user_id) as n from usage_active_users

@@ -33,6 +33,9 @@ export class ConversationReportFilter {
 
   @Field(() => [ID], { nullable: true })
   campaignIds?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: 'Only threads over these channels ("sms", "whatsapp"...).' })
+  channels?: string[] | null;
 }
 
 @ObjectType('ReportPeriod')
@@ -64,7 +67,7 @@ export class DurationStatsType {
 @ObjectType()
 @Public(GUARDED)
 export class ConversationReportRowType {
-  @Field(() => String, { nullable: true, description: 'The agent, group, tag or campaign id, the local day (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00); null: none (unassigned, no group, no campaign).' })
+  @Field(() => String, { nullable: true, description: 'The agent, group, tag or campaign id, the channel, the local day (YYYY-MM-DD) or hour (YYYY-MM-DDTHH:00); null: none (unassigned, no group, no campaign).' })
   key!: string | null;
 
   @Field(() => Int) threadsOpened!: number;

@@ -4,6 +4,8 @@
  */
 export const REPORT_ROLLUP_TABLES = [
   'report_rollup_cursors', 'report_thread_states', 'conversation_rollups', 'usage_active_users',
+  // The same counters per local day (Migration20261201023000): what reports read unless grouped by hour.
+  'conversation_rollups_daily',
   // Exports (Migration20261130230000), raw SQL too.
   'exports', 'export_destinations', 'export_schedules',
 ];

@@ -13,7 +13,8 @@ export const COUNTERS = [
 export type Counter = (typeof COUNTERS)[number];
 
 interface Delta {
-  key: [string, string, string, string, string, string, string];
+  /** organization, workspace, local hour (or day), agent, group, campaign, tag, channel */
+  key: [string, string, string, string, string, string, string, string];
   counts: Record<Counter, number>;
   firstResponseHist: number[];
   resolutionHist: number[];
@@ -84,6 +85,13 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
   )) {
     states.set(r.thread_id, { ...r, open_since: iso(r.open_since), awaiting_since: iso(r.awaiting_since) });
   }
+  // The channel of each thread (set when it is created, never changed); a deleted thread's events count as sms.
+  const channels = new Map(
+    (await run<Array<{ id: string; channel: string }>>(
+      `select id, channel from threads where (organization_id, id) in (select * from unnest(?::uuid[], ?::uuid[]))`,
+      [orgParam, threadParam],
+    )).map((r) => [r.id, r.channel]),
+  );
   // A thread the worker meets for the first time (older than the retained log) starts with its tags of now.
   const unknown = pairs.filter((p) => !states.has(p[1]));
   const currentTags = new Map<string, string[]>();
@@ -118,10 +126,11 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
     if (e.type === 'TAGS_CHANGED' && p.tagIds) state.tag_ids = [...p.tagIds];
 
     const hour = localHour(at, zone);
+    const channel = channels.get(e.threadId!) ?? 'sms';
     const agent = agentOf(e.type, p) ?? NONE;
     const add = (counter: Counter, n: number, hist?: { kind: 'first' | 'resolution'; ms: number }) => {
       for (const tag of [NONE, ...state.tag_ids]) {
-        const key: Delta['key'] = [e.organizationId, e.workspaceId, hour, agent, thread.assigneeGroupId ?? NONE, thread.campaignId ?? NONE, tag];
+        const key: Delta['key'] = [e.organizationId, e.workspaceId, hour, agent, thread.assigneeGroupId ?? NONE, thread.campaignId ?? NONE, tag, channel];
         const id = key.join('|');
         let d = deltas.get(id);
         if (!d) {
@@ -176,7 +185,8 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
     }
   }
 
-  await upsertRollups(run, [...deltas.values()]);
+  await upsertRollups(run, 'conversation_rollups', 'hour', [...deltas.values()]);
+  await upsertRollups(run, 'conversation_rollups_daily', 'day', dailyOf(deltas.values()));
   await upsertStates(run, [...touched].map((id) => states.get(id)!));
   if (active.size) {
     const rows = [...active.values()];
@@ -190,18 +200,37 @@ export async function applyEvents(tx: EntityManager, events: readonly LoggedEven
 
 const ROLLUP_CHUNK = 400;
 
-async function upsertRollups(run: <T>(sql: string, params: unknown[]) => Promise<T>, deltas: Delta[]): Promise<void> {
-  const sumCounters = COUNTERS.map((c) => `${c} = conversation_rollups.${c} + excluded.${c}`).join(', ');
+/** The hourly deltas summed per local day (the key's hour `YYYY-MM-DD HH:00:00` cut to its day). */
+function dailyOf(hourly: Iterable<Delta>): Delta[] {
+  const days = new Map<string, Delta>();
+  for (const d of hourly) {
+    const key: Delta['key'] = [d.key[0], d.key[1], d.key[2].slice(0, 10), d.key[3], d.key[4], d.key[5], d.key[6], d.key[7]];
+    const id = key.join('|');
+    const day = days.get(id);
+    if (!day) {
+      days.set(id, { key, counts: { ...d.counts }, firstResponseHist: [...d.firstResponseHist], resolutionHist: [...d.resolutionHist] });
+      continue;
+    }
+    for (const c of COUNTERS) day.counts[c] += d.counts[c];
+    d.firstResponseHist.forEach((n, i) => (day.firstResponseHist[i]! += n));
+    d.resolutionHist.forEach((n, i) => (day.resolutionHist[i]! += n));
+  }
+  return [...days.values()];
+}
+
+async function upsertRollups(run: <T>(sql: string, params: unknown[]) => Promise<T>, table: 'conversation_rollups' | 'conversation_rollups_daily', time: 'hour' | 'day', deltas: Delta[]): Promise<void> {
+  const sumCounters = COUNTERS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
   const sumHist = (col: string) =>
-    `${col} = (select array_agg(a + b order by i) from unnest(conversation_rollups.${col}, excluded.${col}) with ordinality as u(a, b, i))`;
+    `${col} = (select array_agg(a + b order by i) from unnest(${table}.${col}, excluded.${col}) with ordinality as u(a, b, i))`;
+  const timeType = time === 'hour' ? 'timestamp' : 'date';
   for (let i = 0; i < deltas.length; i += ROLLUP_CHUNK) {
     const chunk = deltas.slice(i, i + ROLLUP_CHUNK);
-    const values = chunk.map(() => `(?, ?, ?::timestamp, ?, ?, ?, ?, ${COUNTERS.map(() => '?').join(', ')}, ?::int[], ?::int[])`).join(', ');
+    const values = chunk.map(() => `(?, ?, ?::${timeType}, ?, ?, ?, ?, ?, ${COUNTERS.map(() => '?').join(', ')}, ?::int[], ?::int[])`).join(', ');
     const params = chunk.flatMap((d) => [...d.key, ...COUNTERS.map((c) => d.counts[c]), `{${d.firstResponseHist.join(',')}}`, `{${d.resolutionHist.join(',')}}`]);
     await run(
-      `insert into conversation_rollups (organization_id, workspace_id, hour, agent_id, group_id, campaign_id, tag_id, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
+      `insert into ${table} (organization_id, workspace_id, ${time}, agent_id, group_id, campaign_id, tag_id, channel, ${COUNTERS.join(', ')}, first_response_hist, resolution_hist)
        values ${values}
-       on conflict (organization_id, workspace_id, hour, agent_id, group_id, campaign_id, tag_id) do update set
+       on conflict (organization_id, workspace_id, ${time}, agent_id, group_id, campaign_id, tag_id, channel) do update set
          ${sumCounters}, ${sumHist('first_response_hist')}, ${sumHist('resolution_hist')}`,
       params,
     );
