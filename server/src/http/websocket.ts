@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
@@ -31,6 +32,8 @@ export const MAX_WS_MESSAGES_PER_SECOND = 50;
  */
 export const KEEP_ALIVE_MS = 12_000;
 const KEEP_ALIVE_TICKS = 12;
+/** A socket must send connection_init within this long (else 4408, as graphql-ws would). */
+const CONNECTION_INIT_WAIT_MS = 5_000;
 /** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
 const DOCUMENT_CACHE_SIZE = 1_000;
 const MAX_CACHED_QUERY_LENGTH = 10_000;
@@ -117,10 +120,26 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     },
   });
 
+  /**
+   * Sockets that have not sent connection_init yet: closed with 4408 past CONNECTION_INIT_WAIT_MS (one timer for
+   * all of them instead of graphql-ws's timer per socket, which stays referenced for the socket's whole life).
+   */
+  const awaitingInit = new Set<TrackedSocket>();
+  const initWait = setInterval(() => {
+    const now = Date.now();
+    for (const socket of awaitingInit) {
+      if (now - socket.sbOpenedAt < CONNECTION_INIT_WAIT_MS) continue;
+      awaitingInit.delete(socket);
+      socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }
+  }, 500);
+  initWait.unref();
+
   // One close handler for every socket (a function per server, not a closure per socket).
   function onClose(this: WebSocket): void {
     opts.metrics.websocketConnections.dec();
     const socket = this as TrackedSocket;
+    awaitingInit.delete(socket);
     const connection = socket.sbConnection;
     if (connection) {
       socket.sbConnection = null;
@@ -145,6 +164,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     socket.on('message', onFrame);
     socket.on('pong', onPong);
     socket.on('close', onClose);
+    awaitingInit.add(socket);
   });
 
   // The keep-alive sweep (see KEEP_ALIVE_MS): a slice of the sockets per tick, resuming where the last tick stopped.
@@ -223,11 +243,11 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
    * Parsed and validated documents by source text: thousands of clients send the same few subscriptions, and
    * one shared document object is what lets subscribeShared execute an event once for all of them.
    */
-  const documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
-  const checkDocument = (query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } => {
+  const documents = new Map<string, { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] }>();
+  const checkDocument = (query: string): { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] } => {
     const cached = documents.get(query);
     if (cached) return cached;
-    let checked: { document: DocumentNode } | { errors: readonly GraphQLError[] };
+    let checked: { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] };
     try {
       const document = parse(query, { maxTokens: LIMITS.maxTokens });
       const errors = validate(opts.schema, document, rules);
@@ -237,7 +257,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
               e.extensions?.code ? e : codedError(ErrorCode.GRAPHQL_VALIDATION_FAILED, e.message, { nodes: e.nodes }),
             ),
           }
-        : { document };
+        : { document, query };
     } catch (err) {
       checked = { errors: [codedError(ErrorCode.GRAPHQL_PARSE_FAILED, (err as Error).message)] };
     }
@@ -250,8 +270,9 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     {
       schema: opts.schema,
       subscribe: subscribeShared,
-      connectionInitWaitTimeout: 5_000,
+      connectionInitWaitTimeout: 0, // awaitingInit above
       onConnect: async (ctx) => {
+        awaitingInit.delete(ctx.extra.socket as TrackedSocket);
         const req = ctx.extra.request;
         ctx.extra.clientAddress = req.socket.remoteAddress ?? 'unknown';
         // The upgrade request (its headers, its parser state) is not needed for the socket's life: not kept.
@@ -291,6 +312,9 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         if (!('document' in checked)) return checked.errors;
         if (containsNul(payload.variables)) return [nulError()];
         const document = checked.document;
+        // graphql-ws keeps the subscribe message for the operation's life: its query text becomes the cached
+        // one (one string for every socket sending it, not one copy each).
+        (payload as { query: string }).query = checked.query;
         return {
           schema: opts.schema,
           document,
@@ -328,6 +352,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     /** Closes every socket with 1001 (going away) and stops graphql-ws. */
     async close(): Promise<void> {
       clearInterval(keepAlive);
+      clearInterval(initWait);
       for (const client of wss.clients) client.close(ServerCloseCode.GOING_AWAY, 'Server shutting down');
       await serverCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -72,7 +72,8 @@ export function sharePayload(result: ExecutionResult | Promise<ExecutionResult>,
  * its peer has not taken, or frames held here) `onOverflow` closes it (4008).
  */
 export class SocketWriter {
-  private readonly held: Array<{ prefix: string; payload: SharedPayload }> = [];
+  /** Frames behind a payload still executing (made only when one is). */
+  private held: Array<{ prefix: string; payload: SharedPayload }> | null = null;
   private overflowed = false;
 
   constructor(
@@ -83,7 +84,7 @@ export class SocketWriter {
 
   /** Whether a backlog (a replay) may be written now: the peer has taken most of what was written. */
   ready(): boolean {
-    return !this.overflowed && this.held.length === 0 && this.socket.bufferedAmount < this.limits.maxBufferedBytes / 4;
+    return !this.overflowed && !this.held?.length && this.socket.bufferedAmount < this.limits.maxBufferedBytes / 4;
   }
 
   /** The start of an operation's `next` frame, made once per operation. */
@@ -93,9 +94,9 @@ export class SocketWriter {
 
   write(prefix: string, payload: SharedPayload): void {
     if (this.overflowed) return;
-    if (payload.json !== null && this.held.length === 0) this.send(prefix, payload);
+    if (payload.json !== null && !this.held?.length) this.send(prefix, payload);
     else {
-      this.held.push({ prefix, payload });
+      (this.held ??= []).push({ prefix, payload });
       if (payload.json === null) payload.waiting!.push(this);
       else this.flush();
     }
@@ -104,7 +105,7 @@ export class SocketWriter {
 
   /** Sends what is ready, in order, up to the first payload still executing. */
   flush(): void {
-    while (this.held.length && this.held[0]!.payload.json !== null) {
+    while (this.held?.length && this.held[0]!.payload.json !== null) {
       const { prefix, payload } = this.held.shift()!;
       this.send(prefix, payload);
     }
@@ -119,10 +120,10 @@ export class SocketWriter {
   private check(): void {
     if (this.overflowed) return;
     const bytes = this.socket.bufferedAmount;
-    if (this.held.length <= this.limits.maxQueuedEvents && bytes <= this.limits.maxBufferedBytes) return;
+    const events = this.held?.length ?? 0;
+    if (events <= this.limits.maxQueuedEvents && bytes <= this.limits.maxBufferedBytes) return;
     this.overflowed = true;
-    const events = this.held.length;
-    this.held.length = 0;
+    this.held = null;
     this.onOverflow({ events, bytes });
   }
 }
