@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
@@ -24,6 +25,15 @@ export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
 export const MAX_WS_PAYLOAD = 64 * 1024;
 /** Messages a socket may send per second before it is closed (4429). */
 export const MAX_WS_MESSAGES_PER_SECOND = 50;
+/**
+ * Keep-alive: a socket that has not answered the previous ping by the time it is pinged again is terminated.
+ * One timer for all sockets (not graphql-ws's timer per socket): each tick pings a slice of the sockets, so
+ * every socket is visited once per KEEP_ALIVE_MS and the pings are spread over it rather than sent in a burst.
+ */
+export const KEEP_ALIVE_MS = 12_000;
+const KEEP_ALIVE_TICKS = 12;
+/** A socket must send connection_init within this long (else 4408, as graphql-ws would). */
+const CONNECTION_INIT_WAIT_MS = 5_000;
 /** Distinct operation texts kept parsed and validated (the cache is simply emptied when full). */
 const DOCUMENT_CACHE_SIZE = 1_000;
 const MAX_CACHED_QUERY_LENGTH = 10_000;
@@ -51,6 +61,32 @@ async function sessionExpiry(em: EntityManager, sessionId: string): Promise<Date
   if (loaded?.expiresAt) return loaded.expiresAt;
   const rows = await em.getConnection().execute<Array<{ expires_at: Date }>>('select expires_at from sessions where id = ?', [sessionId]);
   return rows[0] ? new Date(rows[0].expires_at) : null;
+}
+
+/**
+ * What this module keeps on each socket, as plain fields of the ws socket itself (no closure, timer or map
+ * entry per socket): the flood window, whether a ping is unanswered, and the registry entry to drop on close.
+ */
+type TrackedSocket = WebSocket & {
+  sbOpenedAt: number;
+  sbWindowStart: number;
+  sbCount: number;
+  sbPinged: boolean;
+  sbConnection: LiveConnection | null;
+};
+
+function onPong(this: WebSocket): void {
+  (this as TrackedSocket).sbPinged = false;
+}
+
+function onFrame(this: WebSocket): void {
+  const socket = this as TrackedSocket;
+  const now = Date.now();
+  if (now - socket.sbWindowStart >= 1000) {
+    socket.sbWindowStart = now;
+    socket.sbCount = 0;
+  }
+  if (++socket.sbCount > MAX_WS_MESSAGES_PER_SECOND) socket.close(ServerCloseCode.TOO_MANY_MESSAGES, 'Too many messages');
 }
 
 export interface WebSocketOptions extends ContextDeps {
@@ -84,25 +120,78 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     },
   });
 
+  /**
+   * Sockets that have not sent connection_init yet: closed with 4408 past CONNECTION_INIT_WAIT_MS (one timer for
+   * all of them instead of graphql-ws's timer per socket, which stays referenced for the socket's whole life).
+   */
+  const awaitingInit = new Set<TrackedSocket>();
+  const initWait = setInterval(() => {
+    const now = Date.now();
+    for (const socket of awaitingInit) {
+      if (now - socket.sbOpenedAt < CONNECTION_INIT_WAIT_MS) continue;
+      awaitingInit.delete(socket);
+      socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }
+  }, 500);
+  initWait.unref();
+
+  // One close handler for every socket (a function per server, not a closure per socket).
+  function onClose(this: WebSocket): void {
+    opts.metrics.websocketConnections.dec();
+    const socket = this as TrackedSocket;
+    awaitingInit.delete(socket);
+    const connection = socket.sbConnection;
+    if (connection) {
+      socket.sbConnection = null;
+      connection.dispose();
+      registry?.remove(connection);
+    }
+  }
+
   // Registered before graphql-ws's own listener: counts frames and closes floods before they are parsed.
-  wss.on('connection', (socket: WebSocket) => {
-    if (socket.protocol !== GRAPHQL_WS_PROTOCOL) {
-      socket.close(ServerCloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'Only graphql-transport-ws is supported');
+  wss.on('connection', (ws: WebSocket) => {
+    if (ws.protocol !== GRAPHQL_WS_PROTOCOL) {
+      ws.close(ServerCloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'Only graphql-transport-ws is supported');
       return;
     }
+    const socket = ws as TrackedSocket;
     opts.metrics.websocketConnections.inc();
-    let windowStart = Date.now();
-    let count = 0;
-    socket.on('message', () => {
-      const now = Date.now();
-      if (now - windowStart >= 1000) {
-        windowStart = now;
-        count = 0;
-      }
-      if (++count > MAX_WS_MESSAGES_PER_SECOND) socket.close(ServerCloseCode.TOO_MANY_MESSAGES, 'Too many messages');
-    });
-    socket.once('close', () => opts.metrics.websocketConnections.dec());
+    socket.sbOpenedAt = Date.now();
+    socket.sbWindowStart = socket.sbOpenedAt;
+    socket.sbCount = 0;
+    socket.sbPinged = false;
+    socket.sbConnection = null;
+    socket.on('message', onFrame);
+    socket.on('pong', onPong);
+    socket.on('close', onClose);
+    awaitingInit.add(socket);
   });
+
+  // The keep-alive sweep (see KEEP_ALIVE_MS): a slice of the sockets per tick, resuming where the last tick stopped.
+  let sweep: Iterator<WebSocket> | null = null;
+  const keepAlive = setInterval(() => {
+    const now = Date.now();
+    const slice = Math.ceil(wss.clients.size / KEEP_ALIVE_TICKS);
+    for (let i = 0; i < slice; i++) {
+      sweep ??= wss.clients.values();
+      const next = sweep.next();
+      if (next.done) {
+        sweep = null;
+        break;
+      }
+      const socket = next.value as TrackedSocket;
+      // First pinged a full interval after opening, as graphql-ws's timer per socket did: a socket is
+      // terminated no sooner than 2 x KEEP_ALIVE_MS after it opened, and KEEP_ALIVE_MS after an unanswered ping.
+      if (socket.readyState !== socket.OPEN || now - socket.sbOpenedAt < KEEP_ALIVE_MS) continue;
+      if (socket.sbPinged) {
+        socket.terminate();
+        continue;
+      }
+      socket.sbPinged = true;
+      socket.ping();
+    }
+  }, KEEP_ALIVE_MS / KEEP_ALIVE_TICKS);
+  keepAlive.unref();
 
   // Sockets are credentials: every authenticated socket is indexed by user, session and API key, and each
   // access change (read from the event log by the hub) re-checks the affected sockets once: a credential
@@ -154,11 +243,11 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
    * Parsed and validated documents by source text: thousands of clients send the same few subscriptions, and
    * one shared document object is what lets subscribeShared execute an event once for all of them.
    */
-  const documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
-  const checkDocument = (query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } => {
+  const documents = new Map<string, { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] }>();
+  const checkDocument = (query: string): { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] } => {
     const cached = documents.get(query);
     if (cached) return cached;
-    let checked: { document: DocumentNode } | { errors: readonly GraphQLError[] };
+    let checked: { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] };
     try {
       const document = parse(query, { maxTokens: LIMITS.maxTokens });
       const errors = validate(opts.schema, document, rules);
@@ -168,7 +257,7 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
               e.extensions?.code ? e : codedError(ErrorCode.GRAPHQL_VALIDATION_FAILED, e.message, { nodes: e.nodes }),
             ),
           }
-        : { document };
+        : { document, query };
     } catch (err) {
       checked = { errors: [codedError(ErrorCode.GRAPHQL_PARSE_FAILED, (err as Error).message)] };
     }
@@ -181,8 +270,9 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
     {
       schema: opts.schema,
       subscribe: subscribeShared,
-      connectionInitWaitTimeout: 5_000,
+      connectionInitWaitTimeout: 0, // awaitingInit above
       onConnect: async (ctx) => {
+        awaitingInit.delete(ctx.extra.socket as TrackedSocket);
         const req = ctx.extra.request;
         ctx.extra.clientAddress = req.socket.remoteAddress ?? 'unknown';
         // The upgrade request (its headers, its parser state) is not needed for the socket's life: not kept.
@@ -203,15 +293,12 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         const credential = await registry.resolve(token);
         if (!credential) return false; // graphql-ws closes with 4403 (ServerCloseCode.FORBIDDEN)
         ctx.extra.principal = credential.principal;
-        const socket = ctx.extra.socket as WebSocket;
+        const socket = ctx.extra.socket as TrackedSocket;
         if (socket.readyState !== socket.OPEN) return false; // closed while its credential was resolved
         const connection = registry.add(token, credential, socket);
         extras.set(connection, ctx.extra);
         ctx.extra.connection = connection;
-        socket.once('close', () => {
-          connection.dispose();
-          registry.remove(connection);
-        });
+        socket.sbConnection = connection; // dropped by onClose
         return true;
       },
       onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -225,6 +312,9 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         if (!('document' in checked)) return checked.errors;
         if (containsNul(payload.variables)) return [nulError()];
         const document = checked.document;
+        // graphql-ws keeps the subscribe message for the operation's life: its query text becomes the cached
+        // one (one string for every socket sending it, not one copy each).
+        (payload as { query: string }).query = checked.query;
         return {
           schema: opts.schema,
           document,
@@ -254,12 +344,15 @@ export function attachWebSocketServer(opts: WebSocketOptions) {
         errors.map((e) => formatError(e.toJSON(), e, (err) => opts.logger.error({ err }, 'unexpected websocket error'))) as never,
     },
     wss,
+    0, // no keep-alive timer per socket: the sweep above pings them
   );
 
   return {
     wss,
     /** Closes every socket with 1001 (going away) and stops graphql-ws. */
     async close(): Promise<void> {
+      clearInterval(keepAlive);
+      clearInterval(initWait);
       for (const client of wss.clients) client.close(ServerCloseCode.GOING_AWAY, 'Server shutting down');
       await serverCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

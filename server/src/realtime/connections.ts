@@ -63,8 +63,6 @@ export class LiveConnection {
   private readonly members = new Set<ConnectionMember>();
   private checking: Promise<void> | null = null;
   private again = false;
-  private expiryTimer: NodeJS.Timeout | null = null;
-  expiresAt: Date | null = null;
 
   constructor(
     readonly token: string,
@@ -127,7 +125,7 @@ export class LiveConnection {
         // Shared by the session's other sockets: the change that woke them dropped the cached resolution once.
         const resolved = await this.registry.resolve(this.token);
         fresh = resolved?.principal ?? null;
-        if (resolved) this.expiresAt = resolved.expiresAt;
+        if (resolved && !this.closed) this.registry.armExpiry(this.token, resolved.principal, resolved.expiresAt);
       } catch (err) {
         // Unable to tell whether the credential holds: fail closed, the client reconnects.
         this.registry.deps.logger.warn({ err }, 'could not re-check a socket credential; closing it');
@@ -145,7 +143,6 @@ export class LiveConnection {
       this.registry.deps.metrics?.accessRechecks.inc({ outcome: 'kept' });
       this.registry.deps.logger.debug({ ms: Date.now() - started }, 'socket credential re-checked');
     } while (this.again && !this.closed);
-    this.armExpiry();
   }
 
   /** Ends every subscription, refuses further operations, and closes the socket. */
@@ -181,23 +178,9 @@ export class LiveConnection {
     this.registry.remove(this);
   }
 
-  /** A session socket closes when its session expires (checked against the database at that moment). */
-  armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    if (!this.expiresAt || this.closed || this.revoked) return;
-    const delay = Math.min(Math.max(this.expiresAt.getTime() - Date.now() + 10, 0), MAX_TIMER_MS);
-    this.expiryTimer = setTimeout(() => {
-      this.registry.forget(this.token);
-      this.recheck();
-    }, delay);
-    this.expiryTimer.unref();
-  }
-
   /** The socket closed. */
   dispose(): void {
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.members.clear();
   }
 }
@@ -243,6 +226,11 @@ export class ConnectionRegistry {
    */
   private readonly credentials = new Map<string, Promise<ResolvedCredential | null>>();
   private readonly socketsByToken = new Map<string, number>();
+  /**
+   * A session credential's expiry, one timer per token (not per socket): when it fires, the token's
+   * resolution is dropped and every socket presenting it re-checks (and closes, the session being gone).
+   */
+  private readonly expiries = new Map<string, { at: number; sessionId: string; timer: NodeJS.Timeout }>();
   /** The most one socket held when it was closed for falling behind (metrics). */
   private readonly heldMax = { events: 0, bytes: 0 };
   /** Told when a socket's principal changes (the websocket layer keeps its own copy). */
@@ -296,8 +284,7 @@ export class ConnectionRegistry {
       this.byOrganization.set(organizationId, (org = { connections, unwatch }));
     }
     org.connections.add(connection);
-    connection.expiresAt = expiresAt;
-    connection.armExpiry();
+    this.armExpiry(token, principal, expiresAt);
     const missed = this.deps.hub.accessChangesAfter(authenticatedAt, principal.organizationId);
     if (missed === null || missed.some((change) => concerns(change, principal))) {
       // Resolved before a change that concerns it: neither this socket nor the next may use that resolution.
@@ -316,6 +303,7 @@ export class ConnectionRegistry {
     else {
       this.socketsByToken.delete(connection.token);
       this.forget(connection.token);
+      this.disarmExpiry(connection.token);
     }
     removeFrom(this.byUser, principal.userId, connection);
     if (principal.sessionId) removeFrom(this.bySession, principal.sessionId, connection);
@@ -332,6 +320,36 @@ export class ConnectionRegistry {
 
   get size(): number {
     return this.indexed.size;
+  }
+
+  /** Arms (or moves) the expiry of a session token its sockets share; an API key (no expiry) has none. */
+  armExpiry(token: string, principal: Principal, expiresAt: Date | null): void {
+    const current = this.expiries.get(token);
+    const sessionId = principal.sessionId;
+    if (!expiresAt || !sessionId || !this.socketsByToken.has(token)) {
+      if (current) this.disarmExpiry(token);
+      return;
+    }
+    const at = expiresAt.getTime();
+    if (current?.at === at) return;
+    if (current) clearTimeout(current.timer);
+    const delay = Math.min(Math.max(at - Date.now() + 10, 0), MAX_TIMER_MS);
+    const timer = setTimeout(() => {
+      if (this.expiries.get(token)?.timer !== timer) return;
+      this.expiries.delete(token);
+      // Resolved again by the first re-check, for all of them: refused once the session has expired.
+      this.forget(token);
+      for (const c of [...(this.bySession.get(sessionId) ?? [])]) if (c.token === token) c.recheck();
+    }, delay);
+    timer.unref();
+    this.expiries.set(token, { at, sessionId, timer });
+  }
+
+  private disarmExpiry(token: string): void {
+    const current = this.expiries.get(token);
+    if (!current) return;
+    clearTimeout(current.timer);
+    this.expiries.delete(token);
   }
 
   noteSlowConsumer(held: { events: number; bytes: number }): void {

@@ -6,6 +6,14 @@ export interface SharedPayload {
   json: string | null;
   /** Writers waiting for `json` (only while it is null): flushed together when the execution settles. */
   waiting: SocketWriter[] | null;
+  /**
+   * The whole `next` message per operation id prefix, made once and written to every socket whose operation
+   * has that id (clients mostly number their operations alike, so usually one string for all): no string
+   * built per socket. The first prefix has a slot, others a map.
+   */
+  prefix?: string;
+  frame?: string;
+  frames?: Map<string, string>;
 }
 
 /** The websocket as the writer needs it (a `ws` WebSocket). */
@@ -16,6 +24,25 @@ export interface WritableSocket {
 }
 
 const OPEN = 1;
+
+/** A flat (sequential) copy of a concatenated string: V8 flattens a string when it is indexed. */
+function flat(s: string): string {
+  if (s.length > 0) s.charCodeAt(0);
+  return s;
+}
+/** The message `prefix + json + '}'` of a settled payload, made once per distinct prefix. */
+export function frameOf(payload: SharedPayload, prefix: string): string {
+  if (payload.prefix === prefix) return payload.frame!;
+  let frame = payload.frames?.get(prefix);
+  if (frame) return frame;
+  // Flattened once here, so ws does not flatten a cons string for every socket it is written to.
+  frame = flat(prefix + payload.json! + '}');
+  if (payload.prefix === undefined) {
+    payload.prefix = prefix;
+    payload.frame = frame;
+  } else (payload.frames ??= new Map()).set(prefix, frame);
+  return frame;
+}
 
 /**
  * Serialises an execution result once for every subscriber that shares it: a plain result at once, a pending
@@ -38,13 +65,15 @@ export function sharePayload(result: ExecutionResult | Promise<ExecutionResult>,
 }
 
 /**
- * One socket's outgoing `next` frames: the shared payload text with the operation id spliced in, written
- * synchronously when the hub hands an event over (no promise and no JSON.stringify per subscriber). A payload
+ * One socket's outgoing `next` frames: the shared payload text with the operation id spliced in (one shared
+ * message per event, view and operation id: frameOf), written synchronously when the hub hands an event over
+ * (no promise, no JSON.stringify and no string built per subscriber). A payload
  * still executing holds the frames behind it (order per socket is log order). Past the socket's bound (bytes
  * its peer has not taken, or frames held here) `onOverflow` closes it (4008).
  */
 export class SocketWriter {
-  private readonly held: Array<{ prefix: string; payload: SharedPayload }> = [];
+  /** Frames behind a payload still executing (made only when one is). */
+  private held: Array<{ prefix: string; payload: SharedPayload }> | null = null;
   private overflowed = false;
 
   constructor(
@@ -55,7 +84,7 @@ export class SocketWriter {
 
   /** Whether a backlog (a replay) may be written now: the peer has taken most of what was written. */
   ready(): boolean {
-    return !this.overflowed && this.held.length === 0 && this.socket.bufferedAmount < this.limits.maxBufferedBytes / 4;
+    return !this.overflowed && !this.held?.length && this.socket.bufferedAmount < this.limits.maxBufferedBytes / 4;
   }
 
   /** The start of an operation's `next` frame, made once per operation. */
@@ -65,9 +94,9 @@ export class SocketWriter {
 
   write(prefix: string, payload: SharedPayload): void {
     if (this.overflowed) return;
-    if (payload.json !== null && this.held.length === 0) this.send(prefix, payload.json);
+    if (payload.json !== null && !this.held?.length) this.send(prefix, payload);
     else {
-      this.held.push({ prefix, payload });
+      (this.held ??= []).push({ prefix, payload });
       if (payload.json === null) payload.waiting!.push(this);
       else this.flush();
     }
@@ -76,25 +105,25 @@ export class SocketWriter {
 
   /** Sends what is ready, in order, up to the first payload still executing. */
   flush(): void {
-    while (this.held.length && this.held[0]!.payload.json !== null) {
+    while (this.held?.length && this.held[0]!.payload.json !== null) {
       const { prefix, payload } = this.held.shift()!;
-      this.send(prefix, payload.json!);
+      this.send(prefix, payload);
     }
     this.check();
   }
 
-  private send(prefix: string, json: string): void {
+  private send(prefix: string, payload: SharedPayload): void {
     if (this.overflowed || this.socket.readyState !== OPEN) return;
-    this.socket.send(prefix + json + '}');
+    this.socket.send(frameOf(payload, prefix));
   }
 
   private check(): void {
     if (this.overflowed) return;
     const bytes = this.socket.bufferedAmount;
-    if (this.held.length <= this.limits.maxQueuedEvents && bytes <= this.limits.maxBufferedBytes) return;
+    const events = this.held?.length ?? 0;
+    if (events <= this.limits.maxQueuedEvents && bytes <= this.limits.maxBufferedBytes) return;
     this.overflowed = true;
-    const events = this.held.length;
-    this.held.length = 0;
+    this.held = null;
     this.onOverflow({ events, bytes });
   }
 }

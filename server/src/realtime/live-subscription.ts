@@ -96,6 +96,16 @@ export function groupsOfPrincipal(orm: MikroORM, principal: Principal): Promise<
   return groups;
 }
 
+/** One shared set per single workspace: most subscriptions watch one, and a set of one per subscription is waste. */
+const singleWorkspaces = new Map<string, ReadonlySet<string>>();
+function workspaceSet(workspaceIds: readonly string[]): ReadonlySet<string> {
+  if (workspaceIds.length !== 1) return new Set(workspaceIds);
+  const id = workspaceIds[0]!;
+  let set = singleWorkspaces.get(id);
+  if (!set) singleWorkspaces.set(id, (set = new Set([id])));
+  return set;
+}
+
 function tenantFork(orm: MikroORM, organizationId: string): EntityManager {
   const em = orm.em.fork({ clear: true, useContext: false });
   em.setFilterParams(TENANT_FILTER, { organizationId });
@@ -133,7 +143,7 @@ export class LiveSubscription<T> implements ConnectionMember, LiveSubscriber {
     this.principal = ctx.principal!;
     this.connection = connectionOf(ctx);
     this.organizationId = this.principal.organizationId;
-    this.workspaceIds = new Set(spec.workspaceIds);
+    this.workspaceIds = workspaceSet(spec.workspaceIds);
     this.queue = new PushQueue<T>(this);
   }
 

@@ -3,7 +3,8 @@ const always = (): boolean => true;
 /** A push queue exposed as an async iterator: what a subscription hands to graphql-ws. */
 export class PushQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
-  private waiting: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> = [];
+  /** `next()` calls waiting for an item or the end (made on the first). */
+  private waiting: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> | null = null;
   private done = false;
   private error: unknown = null;
 
@@ -84,7 +85,7 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
       else this.items.push(item);
       return;
     }
-    const w = this.waiting.shift();
+    const w = this.waiting?.shift();
     if (w) w.resolve({ value: item, done: false });
     else this.items.push(item);
   }
@@ -111,7 +112,9 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
     }
     this.checkLow();
     this.owner.closed();
-    for (const w of this.waiting.splice(0)) {
+    const waiting = this.waiting ?? [];
+    this.waiting = null;
+    for (const w of waiting) {
       if (this.error) w.reject(this.error);
       else w.resolve({ value: undefined as never, done: true });
     }
@@ -133,7 +136,7 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
       }
       return Promise.resolve({ value: undefined as never, done: true });
     }
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    return new Promise((resolve, reject) => (this.waiting ??= []).push({ resolve, reject }));
   }
 
   return(): Promise<IteratorResult<T>> {
