@@ -5,9 +5,9 @@
  * tokens, so the server authenticates once per session (ConnectionRegistry.resolve), not once per socket.
  */
 import fs from 'node:fs';
-import { ensureDataset, sessionFor } from './lib/dataset';
+import { ensureDataset, subscribeTarget } from './lib/dataset';
 import type { BenchContext, BenchRow } from './lib/report';
-import { MAIN_JS, sql, spawnServer } from './lib/setup';
+import { MAIN_JS, spawnServer } from './lib/setup';
 import { startBaseline, startClient, subscriptionsActive, SUBSCRIPTION } from './fanout';
 
 /** CPU time (user + system) the process has used so far, from /proc (Linux): what a connect costs the server whatever the load. */
@@ -20,13 +20,7 @@ function serverCpuMs(pid: number): number {
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   if (!MAIN_JS) throw new Error('build first');
   const dataset = await ensureDataset(ctx, 'quick');
-  const [thread] = await sql<{ id: string }>(
-    dataset.databaseUrl,
-    `select t.id from threads t where t.organization_id = $1 and t.workspace_id = $2 and t.status = 'OPEN' order by t.id desc limit 1`,
-    [dataset.organizationId, dataset.workspaceIds[0]],
-  );
-  const tokens: string[] = [];
-  for (let i = 0; i < 16; i++) tokens.push((await sessionFor(dataset, 'supervisor-0@bench.test')).token);
+  const { thread, tokens } = await subscribeTarget(dataset);
   const n = process.env.BENCH_CONNECT_N ? Number(process.env.BENCH_CONNECT_N) : ctx.quick ? 5_000 : 10_000;
 
   // Baseline: the bare ws server, fresh, the same client process type and the same parallelism.

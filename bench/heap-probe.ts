@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureDataset, sessionFor } from './lib/dataset';
-import { ROOT, sql, spawnServer } from './lib/setup';
+import { ensureDataset, subscribeTarget } from './lib/dataset';
+import { ROOT, spawnServer } from './lib/setup';
 import { SUBSCRIPTION, settledRss, startClient, subscriptionsActive } from './fanout';
 import type { BenchContext } from './lib/report';
 
@@ -70,13 +70,7 @@ async function main(): Promise<void> {
     log: (m) => process.stdout.write(`  ${m}\n`),
   };
   const dataset = await ensureDataset(ctx, 'quick');
-  const [thread] = await sql<{ id: string }>(
-    dataset.databaseUrl,
-    `select t.id from threads t where t.organization_id = $1 and t.workspace_id = $2 and t.status = 'OPEN' order by t.id desc limit 1`,
-    [dataset.organizationId, dataset.workspaceIds[0]],
-  );
-  const tokens: string[] = [];
-  for (let i = 0; i < 16; i++) tokens.push((await sessionFor(dataset, 'supervisor-0@bench.test')).token);
+  const { thread, tokens } = await subscribeTarget(dataset);
   const server = await spawnServer({ DATABASE_URL: dataset.databaseUrl, GRAPHQL_IDE: 'false' }, ['--heapsnapshot-signal=SIGUSR2']);
   const client = startClient();
   try {

@@ -223,3 +223,18 @@ export async function sessionFor(dataset: Dataset, email: string): Promise<{ use
   ]);
   return { userId: user.id, token };
 }
+
+/**
+ * What the connect and heap benches subscribe to: an open thread of the first workspace, and 16 session tokens
+ * of one supervisor (sockets spread over sessions, as many browser tabs of a team would).
+ */
+export async function subscribeTarget(dataset: Dataset): Promise<{ thread: { id: string } | undefined; tokens: string[] }> {
+  const [thread] = await sql<{ id: string }>(
+    dataset.databaseUrl,
+    `select t.id from threads t where t.organization_id = $1 and t.workspace_id = $2 and t.status = 'OPEN' order by t.id desc limit 1`,
+    [dataset.organizationId, dataset.workspaceIds[0]],
+  );
+  const tokens: string[] = [];
+  for (let i = 0; i < 16; i++) tokens.push((await sessionFor(dataset, 'supervisor-0@bench.test')).token);
+  return { thread, tokens };
+}
