@@ -4,18 +4,14 @@
  * server accepting the same N sockets from the same client in the same run. The sockets present 16 session
  * tokens, so the server authenticates once per session (ConnectionRegistry.resolve), not once per socket.
  */
-import fs from 'node:fs';
+import { processCpuMs } from './lib/cpu';
 import { ensureDataset, subscribeTarget } from './lib/dataset';
 import type { BenchContext, BenchRow } from './lib/report';
 import { MAIN_JS, spawnServer } from './lib/setup';
 import { startBaseline, startClient, subscriptionsActive, SUBSCRIPTION } from './fanout';
 
-/** CPU time (user + system) the process has used so far, from /proc (Linux): what a connect costs the server whatever the load. */
-function serverCpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat; after the command name they are at index 11 and 12.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
+// What a connect costs the server whatever the load.
+const serverCpuMs = processCpuMs;
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   if (!MAIN_JS) throw new Error('build first');

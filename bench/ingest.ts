@@ -13,6 +13,7 @@ import { Role } from '../server/src/modules/identity/permissions';
 import { median, p99, timed, type BenchContext, type BenchRow } from './lib/report';
 import { createMigratedDatabase, sql, startInProcess } from './lib/setup';
 import { TAKE_EVENT_WRITER_LOCK } from '../server/src/db/event-writer-lock';
+import { postgresCpuMs } from './lib/cpu';
 
 const CONCURRENCY = 32;
 const THREADS = 256;
@@ -31,7 +32,25 @@ interface ClientResult {
   elapsedMs: number;
   failures: number;
   firstError: string;
+  cpuMs: number;
 }
+
+/** CPU per message of one phase, by process: this (server) process, every Postgres backend, the load client. */
+interface CpuSplit {
+  server: number;
+  postgres: number;
+  client: number;
+}
+
+/** Runs `phase` and returns what it cost each process per message (the client reports its own). */
+async function cpuPerMessage(n: number, phase: () => Promise<number>): Promise<CpuSplit> {
+  const server0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
+  const clientMs = await phase();
+  const server = process.cpuUsage(server0);
+  return { server: (server.user + server.system) / 1000 / n, postgres: (postgresCpuMs() - pg0) / n, client: clientMs / n };
+}
+const fmtCpu = (c: CpuSplit) => `server ${c.server.toFixed(2)} + postgres ${c.postgres.toFixed(2)} + client ${c.client.toFixed(2)} ms`;
 
 async function runClient(job: Record<string, unknown>): Promise<ClientResult> {
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'ingest-client.js'), JSON.stringify(job)], {
@@ -98,6 +117,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
     await runClient({ url: app.url, token: sender.token, threadIds, count: 300, concurrency: CONCURRENCY, tag: 'warm' });
     await timed(300, CONCURRENCY, (i) => insertRaw(i, -1));
+    // A serving database has statistics; this one was created a moment ago. Without them the planner picks any
+    // index with the right leading columns (the inbound path's external-id probe scanned a workspace's messages).
+    await sql(url, 'analyze');
 
     // Interleaved rounds, so drift on a noisy machine hits both sides alike.
     const sendRates: number[] = [];
@@ -107,10 +129,17 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const sendLatencies: number[] = [];
     const rawLatencies: number[] = [];
     const inboundCount = Math.round(count / 2);
-    const rateOf = async (n: number, job: Record<string, unknown>) => {
-      const result = await runClient({ url: app.url, threadIds, count: n, concurrency: CONCURRENCY, ...job });
-      if (result.failures) throw new Error(`${result.failures} ${String(job.mode)} calls failed: ${result.firstError}`);
-      return { rate: (n / result.elapsedMs) * 1000, latencies: result.latencies };
+    const cpu: Record<Mode | 'raw', CpuSplit[]> = { send: [], ingest: [], webhook: [], raw: [] };
+    const rateOf = async (n: number, job: Record<string, unknown> & { mode: Mode }) => {
+      let result: ClientResult | undefined;
+      cpu[job.mode].push(
+        await cpuPerMessage(n, async () => {
+          result = await runClient({ url: app.url, threadIds, count: n, concurrency: CONCURRENCY, ...job });
+          return result.cpuMs;
+        }),
+      );
+      if (result!.failures) throw new Error(`${result!.failures} ${String(job.mode)} calls failed: ${result!.firstError}`);
+      return { rate: (n / result!.elapsedMs) * 1000, latencies: result!.latencies };
     };
     const only = modes();
     for (let round = 0; round < rounds; round++) {
@@ -123,11 +152,19 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       if (only.has('ingest')) ingestRates.push((await rateOf(inboundCount, { mode: 'ingest', token: ingestKey, workspaceId: workspace.id, phones, tag: `r${round}` })).rate);
       if (only.has('webhook')) webhookRates.push((await rateOf(inboundCount, { mode: 'webhook', token: '', workspaceId: workspace.id, secret: webhookSecret, phones, tag: `r${round}` })).rate);
       const t0 = performance.now();
-      rawLatencies.push(...(await timed(count, CONCURRENCY, (i) => insertRaw(i, round))));
+      cpu.raw.push(
+        await cpuPerMessage(count, async () => {
+          rawLatencies.push(...(await timed(count, CONCURRENCY, (i) => insertRaw(i, round))));
+          return 0;
+        }),
+      );
       rawRates.push((count / (performance.now() - t0)) * 1000);
       ctx.log(
         `ingest round ${round + 1}/${rounds}: sendMessage ${sendRates.at(-1)?.toFixed(0) ?? '-'}/s, ingestInboundMessage ${ingestRates.at(-1)?.toFixed(0) ?? '-'}/s, webhook ${webhookRates.at(-1)?.toFixed(0) ?? '-'}/s, raw send transaction ${rawRates.at(-1)!.toFixed(0)}/s`,
       );
+    }
+    for (const mode of ['send', 'ingest', 'webhook', 'raw'] as const) {
+      for (const [round, split] of cpu[mode].entries()) ctx.log(`ingest CPU per message, ${mode} round ${round + 1}: ${fmtCpu(split)}`);
     }
     const rawRate = median(rawRates);
     const baseline = 'raw send transaction (lock, INSERT message, UPDATE thread, INSERT event), same pool';

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EVENT_WRITER_LOCK } from '../db/event-writer-lock';
+import { asSql, type SqlTx } from '../db/sql-transaction';
 import { encodeEventCursor, type LoggedEvent, type NewEvent } from './events';
 
 /** Workspaces touched by a transaction's events, published as wake-ups once it commits. */
@@ -29,20 +30,15 @@ export async function appendEvent(em: EntityManager, event: NewEvent): Promise<v
  * of delivery receipts). `leading` is an optional `with ...` clause of the caller's own data-modifying CTEs,
  * so the change and its events are one round trip; they commit together exactly as with appendEvent.
  */
-export async function appendEvents(em: EntityManager, events: readonly NewEvent[], leading?: { sql: string; params: unknown[] }): Promise<void> {
+export async function appendEvents(tx: EntityManager | SqlTx, events: readonly NewEvent[], leading?: { sql: string; params: unknown[] }): Promise<void> {
   if (!events.length) throw new Error('appendEvents needs at least one event');
-  const trx = em.getTransactionContext();
-  if (!trx) throw new Error('appendEvents must run inside the mutation\'s transaction');
+  if (!('wakeKey' in tx) && !tx.getTransactionContext()) throw new Error('appendEvents must run inside the mutation\'s transaction');
+  const sql = asSql(tx);
   const params: unknown[] = [...(leading?.params ?? [])];
   for (const e of events) params.push(e.organizationId, e.workspaceId, e.type, e.threadId ?? null, JSON.stringify(e.payload));
-  await em.getConnection().execute(
-    `${leading?.sql ?? ''} insert into events (organization_id, workspace_id, type, thread_id, payload) values ${events.map(() => '(?, ?, ?, ?, ?::jsonb)').join(', ')}`,
-    params,
-    'run',
-    trx,
-  );
-  let set = pendingWakeups.get(trx);
-  if (!set) pendingWakeups.set(trx, (set = new Set()));
+  await sql.all(`${leading?.sql ?? ''} insert into events (organization_id, workspace_id, type, thread_id, payload) values ${events.map(() => '(?, ?, ?, ?, ?::jsonb)').join(', ')}`, params);
+  let set = pendingWakeups.get(sql.wakeKey);
+  if (!set) pendingWakeups.set(sql.wakeKey, (set = new Set()));
   for (const e of events) set.add(e.workspaceId);
 }
 

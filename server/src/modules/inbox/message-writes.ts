@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { pgTextArray, type SqlTx } from '../../db/sql-transaction';
 import { appendEvents } from '../../realtime';
 import { EventType, type MessageState, type NewEvent, type ThreadState } from '../../realtime';
 import type { Actor, AuditInput } from '../identity';
@@ -7,8 +7,9 @@ import { foldText } from './addresses';
 import type { DeliveryStatus, ThreadStatus } from './thread.entity';
 
 /**
- * Hand-written statements for the hot writes (a send, a batch of delivery receipts): a few round trips
- * inside the caller's `em.transactional` (so the event-writer lock is held), no entity hydration. What they
+ * Hand-written statements for the hot writes (a send, an inbound message, a batch of delivery receipts): a few
+ * round trips in the caller's `sqlTransaction` (db/sql-transaction.ts: the event-writer lock is held, the
+ * statements are prepared per connection), no entity hydration. What they
  * write is exactly what the entity path writes: the same rows, the same audit entry, the same events with
  * the same payloads, in the same transaction.
  */
@@ -42,10 +43,10 @@ export interface KeywordRuleRow {
  * message, and the workspace's active keyword rules: one round trip.
  */
 export async function lockSendTarget(
-  tx: EntityManager,
+  tx: SqlTx,
   args: { organizationId: string; threadId: string; authorId: string | null; idempotencyKey: string | null; now: Date },
 ): Promise<SendTarget | null> {
-  const rows = await tx.getConnection().execute<SendTarget[]>(
+  const rows = await tx.all<SendTarget>(
     `select t.id, t.workspace_id, t.status, t.archived, t.assignee_user_id, t.assignee_group_id, t.campaign_id, t.first_response_at, t.snoozed_until, c.phone,
             exists (select 1 from opt_outs o where o.organization_id = t.organization_id and o.address = c.phone
                        and (o.workspace_id = t.workspace_id or o.workspace_id is null) and o.reversed_at is null and (o.until is null or o.until > ?)) as opted_out,
@@ -55,9 +56,7 @@ export async function lockSendTarget(
        from threads t left join contacts c on c.organization_id = t.organization_id and c.id = t.contact_id
       where t.organization_id = ? and t.id = ?
         for update of t`,
-    [args.now, args.idempotencyKey, args.authorId, args.idempotencyKey, args.organizationId, args.threadId],
-    'all',
-    tx.getTransactionContext(),
+    [args.now, args.idempotencyKey, args.authorId, args.idempotencyKey, args.organizationId, args.threadId]
   );
   return rows[0] ?? null;
 }
@@ -103,7 +102,7 @@ export interface AlertRow {
  * message event first, then one per alert, as the entity path emits them).
  */
 export async function writeMessage(
-  tx: EntityManager,
+  tx: SqlTx,
   args: { message: MessageRow; thread: ThreadChange; audit: { actor: Actor; entry: AuditInput }; alerts: AlertRow[]; events: NewEvent[] },
 ): Promise<void> {
   const { message: m, thread: t, audit, alerts } = args;
@@ -238,24 +237,22 @@ export interface ReceiptTarget {
  * The outbound messages of a batch of receipts, locked in id order (receipt batches on two processes never
  * deadlock), with their threads' state for the events: one round trip.
  */
-export async function lockReceiptTargets(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[]): Promise<ReceiptTarget[]> {
-  return tx.getConnection().execute<ReceiptTarget[]>(
+export async function lockReceiptTargets(tx: SqlTx, organizationId: string, providerMessageIds: readonly string[]): Promise<ReceiptTarget[]> {
+  return tx.all<ReceiptTarget>(
     `select m.id, m.provider_message_id, m.workspace_id, m.thread_id, m.body, m.status, m.error, m.author_id, m.automated, m.created_at,
             t.status as t_status, t.archived as t_archived, t.needs_response as t_needs_response, t.assignee_user_id as t_assignee_user_id,
             t.assignee_group_id as t_assignee_group_id, t.last_activity_at as t_last_activity_at, t.campaign_id as t_campaign_id
        from messages m join threads t on t.organization_id = m.organization_id and t.id = m.thread_id
-      where m.organization_id = ? and m.provider_message_id in (${providerMessageIds.map(() => '?').join(', ')}) and m.direction = 'OUTBOUND'
+      where m.organization_id = ? and m.provider_message_id = any(?::text[]) and m.direction = 'OUTBOUND'
       order by m.id
         for update of m`,
-    [organizationId, ...providerMessageIds],
-    'all',
-    tx.getTransactionContext(),
+    [organizationId, pgTextArray(providerMessageIds)]
   );
 }
 
 /** One statement: every changed message's final status, and one MESSAGE_STATUS event per step, in order. */
 export async function writeReceipts(
-  tx: EntityManager,
+  tx: SqlTx,
   organizationId: string,
   changed: ReadonlyArray<{ id: string; status: DeliveryStatus; statusUpdatedAt: Date; error: string | null }>,
   events: NewEvent[],
@@ -275,24 +272,29 @@ export async function writeReceipts(
 
 /**
  * The first statement of an inbound message: an earlier copy of this delivery (by external id), or else the
- * workspace's contact for the phone, inserted when new and locked either way (ON CONFLICT DO UPDATE takes
- * the row lock even when a concurrent first message inserted it: the loser waits and gets the winner's
- * row). The update writes the phone it already has: no column changes. One round trip.
+ * workspace's contact for the phone, locked (FOR UPDATE) when it is there, inserted when new. A concurrent
+ * first message of a new phone meets the unique rule: ON CONFLICT DO UPDATE takes the row lock, the loser waits
+ * and gets the winner's row (its update writes the phone it already has). A known contact is only locked, not
+ * rewritten: no new row version per message. One round trip.
  */
 export async function lockInboundContact(
-  tx: EntityManager,
+  tx: SqlTx,
   args: { organizationId: string; workspaceId: string; phone: string; externalId: string | null },
 ): Promise<{ existing_id: string | null; contact_id: string | null; created: boolean }> {
-  const rows = await tx.getConnection().execute<Array<{ existing_id: string | null; contact_id: string | null; created: boolean | null }>>(
+  const rows = await tx.all<{ existing_id: string | null; contact_id: string | null; created: boolean | null }>(
     `with e as (select m.id from messages m where ?::varchar is not null and m.organization_id = ? and m.workspace_id = ? and m.external_id = ?),
+          f as (select k.id from contacts k where not exists (select 1 from e) and k.organization_id = ? and k.workspace_id = ? and k.phone = ? and k.merged_into_id is null
+                for update of k),
           c as (insert into contacts (id, organization_id, workspace_id, phone, created_at, updated_at)
-                select gen_random_uuid(), ?, ?, ?, now(), now() where not exists (select 1 from e)
+                select gen_random_uuid(), ?::uuid, ?::uuid, ?::text, now(), now() where not exists (select 1 from e) and not exists (select 1 from f)
                 on conflict (organization_id, workspace_id, phone) where merged_into_id is null do update set phone = excluded.phone
                 returning id, (xmax = 0) as created)
-     select (select id from e) as existing_id, (select id from c) as contact_id, coalesce((select created from c), false) as created`,
-    [args.externalId, args.organizationId, args.workspaceId, args.externalId, args.organizationId, args.workspaceId, args.phone],
-    'all',
-    tx.getTransactionContext(),
+     select (select id from e) as existing_id, coalesce((select id from f), (select id from c)) as contact_id, coalesce((select created from c), false) as created`,
+    [
+      args.externalId, args.organizationId, args.workspaceId, args.externalId,
+      args.organizationId, args.workspaceId, args.phone,
+      args.organizationId, args.workspaceId, args.phone,
+    ],
   );
   const r = rows[0]!;
   return { existing_id: r.existing_id, contact_id: r.contact_id, created: !!r.created };
@@ -336,10 +338,10 @@ export interface InboundTarget {
  * out recently and the active keyword rules. One round trip.
  */
 export async function readInboundTarget(
-  tx: EntityManager,
+  tx: SqlTx,
   args: { organizationId: string; workspaceId: string; contactId: string; phone: string; quietSince: Date; lookForThread: boolean; channel: string },
 ): Promise<InboundTarget> {
-  const rows = await tx.getConnection().execute<InboundTarget[]>(
+  const rows = await tx.all<InboundTarget>(
     `select t.id, t.status, t.archived, t.assignee_user_id, t.assignee_group_id, t.campaign_id, t.first_response_at, t.snoozed_until,
             s.id is not null as has_settings, s.time_zone, s.weekly_hours, s.auto_response, s.greeting, s.opt_out_reply, s.opt_in_reply,
             (select coalesce(json_agg(json_build_object('id', o.id, 'workspace_id', o.workspace_id, 'until', o.until, 'created_at', o.created_at) order by o.created_at, o.id), '[]'::json)
@@ -359,9 +361,7 @@ export async function readInboundTarget(
       args.organizationId, args.workspaceId,
       args.lookForThread, args.organizationId, args.contactId, args.channel,
       args.organizationId, args.workspaceId,
-    ],
-    'all',
-    tx.getTransactionContext(),
+    ]
   );
   return rows[0]!;
 }
@@ -380,7 +380,7 @@ export interface InboundWrite {
 }
 
 /** One statement: the thread (inserted or updated), the messages, the opt-out change, audit rows, alerts, events. */
-export async function writeInbound(tx: EntityManager, w: InboundWrite): Promise<void> {
+export async function writeInbound(tx: SqlTx, w: InboundWrite): Promise<void> {
   const parts: string[] = [];
   const params: unknown[] = [];
   const t = w.thread;

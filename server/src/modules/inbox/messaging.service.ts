@@ -40,8 +40,8 @@ import {
   type ReceiptTarget,
   type ThreadChange,
 } from './message-writes';
-import { lockProviderMessageIds, parkReceipts, takeParkedReceipts } from './parked-receipts';
-import { plainTransaction } from '../../db/plain-transaction';
+import { lockProviderMessageIds, parkReceipts, providerMessageIdsLock, takeParkedReceipts } from './parked-receipts';
+import { asSql, sqlTransaction, type SqlTx } from '../../db/sql-transaction';
 
 const MAX_BODY = 1600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,7 +73,7 @@ export function receiptSteps(current: DeliveryStatus, receipt: DeliveryStatus): 
  * per receipt whether it moved its message, and whether its message was found at all.
  */
 export async function applyReceiptsIn(
-  tx: EntityManager,
+  tx: SqlTx,
   organizationId: string,
   receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>,
   now: Date,
@@ -125,8 +125,9 @@ export async function applyReceiptsIn(
  * order, each step one MESSAGE_STATUS event as usual. Returns how many receipts it took. `locked`: the caller
  * took the lock already, in an earlier statement of this transaction (providerMessageIdsLock).
  */
-export async function applyParkedReceipts(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[], now: Date, opts: { locked?: boolean } = {}): Promise<number> {
+export async function applyParkedReceipts(on: SqlTx | EntityManager, organizationId: string, providerMessageIds: readonly string[], now: Date, opts: { locked?: boolean } = {}): Promise<number> {
   if (!providerMessageIds.length) return 0;
+  const tx = asSql(on);
   if (!opts.locked) await lockProviderMessageIds(tx, organizationId, providerMessageIds);
   const parked = await takeParkedReceipts(tx, organizationId, providerMessageIds);
   if (parked.length) await applyReceiptsIn(tx, organizationId, parked, now);
@@ -247,13 +248,14 @@ export class MessagingService {
     if (!UUID.test(input.threadId)) throw notFound('Thread');
     let sent: { message: Message; to: string } | { first: string };
     try {
-      sent = await plainTransaction(em, async (tx) => {
+      // A template is an entity read in the transaction: that rare branch runs on the ORM's connection.
+      sent = await sqlTransaction(em, async (tx) => {
         const now = this.clock.now();
         // Keys are the author's own, per workspace: someone else's key is no match (and reveals nothing).
         const target = await lockSendTarget(tx, { organizationId: principal.organizationId, threadId: input.threadId, authorId: principal.userId, idempotencyKey: key, now });
         if (!target) throw notFound('Thread');
         if (target.existing_id) return { first: target.existing_id };
-        const body = input.templateId ? await this.resolveBody(tx, await tx.findOneOrFail(Thread, { id: target.id }), input) : checkBody(input.body ?? '');
+        const body = input.templateId && tx.em ? await this.resolveBody(tx.em, await tx.em.findOneOrFail(Thread, { id: target.id }), input) : checkBody(input.body ?? '');
         if (!target.phone) throw badInput('The contact has no phone number to send to', { field: 'threadId' });
         if (target.opted_out) throw new DomainError(ErrorCode.OPTED_OUT, 'This contact has opted out; nothing was sent');
         const row: MessageRow = {
@@ -290,7 +292,7 @@ export class MessagingService {
         });
         // A plain Message, as list pages and the inbound path return (no entity made in the caller's unit of work).
         return { message: plainMessage(row), to: target.phone };
-      });
+      }, { entityReads: !!input.templateId });
     } catch (err) {
       // Two retries racing with one key: the loser returns the winner's message.
       if (key && isUniqueViolation(err)) {
@@ -412,7 +414,7 @@ export class MessagingService {
     const workspaceId = input.workspaceId;
     let outcome: { existing: string } | { message: Message; replies: Message[] };
     try {
-      outcome = await plainTransaction(em, async (tx) => {
+      outcome = await sqlTransaction(em, async (tx) => {
         const contact = await lockInboundContact(tx, { organizationId, workspaceId, phone: from, externalId });
         if (contact.existing_id) return { existing: contact.existing_id };
         if (!contact.contact_id) throw new Error('inbound contact upsert returned no row');
@@ -566,9 +568,17 @@ export class MessagingService {
         });
         m.providerMessageId = providerMessageId;
         // With the provider id written, the receipts reported before it was (parked) are applied, in order.
-        await plainTransaction(em, async (tx) => {
-          await tx.getConnection().execute('update messages set provider_message_id = ? where organization_id = ? and id = ?', [providerMessageId, m.organization.id, m.id], 'run', tx.getTransactionContext());
-          await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now());
+        // One statement writes the provider id and takes its advisory lock; the next (a later snapshot) takes the
+        // receipts parked under it.
+        await sqlTransaction(em, async (tx) => {
+          const lock = providerMessageIdsLock(m.organization.id, [providerMessageId]);
+          await tx.all(`with l as materialized (select ${lock.sql} as n) update messages m set provider_message_id = ? from l where m.organization_id = ? and m.id = ?`, [
+            ...lock.params,
+            providerMessageId,
+            m.organization.id,
+            m.id,
+          ]);
+          await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now(), { locked: true });
         });
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, messageId: m.id }, 'channel refused a message');
@@ -604,11 +614,11 @@ export class MessagingService {
    */
   async applyReceipts(em: EntityManager, organizationId: string, receipts: ReadonlyArray<{ providerMessageId: string; status: DeliveryStatus; error?: string | null }>): Promise<boolean[]> {
     if (!receipts.length) return [];
-    const first = await plainTransaction(em, (tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
+    const first = await sqlTransaction(em, (tx) => applyReceiptsIn(tx, organizationId, receipts, this.clock.now()));
     const missed = receipts.map((_, i) => i).filter((i) => !first.matched[i]);
     if (!missed.length) return first.applied;
     const late = missed.map((i) => receipts[i]!);
-    await plainTransaction(em, async (tx) => {
+    await sqlTransaction(em, async (tx) => {
       await lockProviderMessageIds(tx, organizationId, [...new Set(late.map((r) => r.providerMessageId))]);
       const now = this.clock.now();
       const again = await applyReceiptsIn(tx, organizationId, late, now);

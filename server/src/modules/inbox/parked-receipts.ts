@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { pgTextArray, type SqlTx } from '../../db/sql-transaction';
 import type { DeliveryStatus } from './thread.entity';
 
 /**
@@ -18,7 +19,7 @@ export interface ParkedReceipt {
   error?: string | null;
 }
 
-const textArray = (values: ReadonlyArray<string | null>) => `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+const textArray = pgTextArray;
 
 /**
  * The statement fragment (a scalar subquery) that locks, until the transaction ends, the given provider message
@@ -33,34 +34,29 @@ export function providerMessageIdsLock(organizationId: string, providerMessageId
 }
 
 /** Locks (until the transaction ends) the given provider message ids of an organization, in the order of their keys (no deadlocks). */
-export async function lockProviderMessageIds(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[]): Promise<void> {
+export async function lockProviderMessageIds(tx: SqlTx, organizationId: string, providerMessageIds: readonly string[]): Promise<void> {
   if (!providerMessageIds.length) return;
   const lock = providerMessageIdsLock(organizationId, providerMessageIds);
-  await tx.getConnection().execute(`select ${lock.sql}`, lock.params, 'all', tx.getTransactionContext());
+  await tx.all(`select ${lock.sql}`, lock.params);
 }
 
 /** Parks receipts (under lockProviderMessageIds), in the order given; drops the organization's expired ones on the way. */
-export async function parkReceipts(tx: EntityManager, organizationId: string, receipts: readonly ParkedReceipt[], now: Date): Promise<void> {
+export async function parkReceipts(tx: SqlTx, organizationId: string, receipts: readonly ParkedReceipt[], now: Date): Promise<void> {
   if (!receipts.length) return;
-  const conn = tx.getConnection();
-  await conn.execute(
+  await tx.all(
     `insert into parked_receipts (organization_id, provider_message_id, status, error, received_at)
-     select ?, x.pid, x.status, x.error, ? from unnest(?::text[], ?::text[], ?::text[]) with ordinality as x(pid, status, error, n) order by x.n`,
-    [organizationId, now, textArray(receipts.map((r) => r.providerMessageId)), textArray(receipts.map((r) => r.status)), textArray(receipts.map((r) => r.error ?? null))],
-    'run',
-    tx.getTransactionContext(),
+     select ?::uuid, x.pid, x.status, x.error, ?::timestamptz from unnest(?::text[], ?::text[], ?::text[]) with ordinality as x(pid, status, error, n) order by x.n`,
+    [organizationId, now, textArray(receipts.map((r) => r.providerMessageId)), textArray(receipts.map((r) => r.status)), textArray(receipts.map((r) => r.error ?? null))]
   );
 }
 
 /** Removes and returns (under lockProviderMessageIds) the parked receipts of these provider message ids, in arrival order. */
-export async function takeParkedReceipts(tx: EntityManager, organizationId: string, providerMessageIds: readonly string[]): Promise<ParkedReceipt[]> {
+export async function takeParkedReceipts(tx: SqlTx, organizationId: string, providerMessageIds: readonly string[]): Promise<ParkedReceipt[]> {
   if (!providerMessageIds.length) return [];
-  const rows = await tx.getConnection().execute<Array<{ id: string; provider_message_id: string; status: DeliveryStatus; error: string | null }>>(
+  const rows = await tx.all<{ id: string; provider_message_id: string; status: DeliveryStatus; error: string | null }>(
     `with d as (delete from parked_receipts where organization_id = ? and provider_message_id = any(?::text[]) returning id, provider_message_id, status, error)
      select * from d order by id`,
-    [organizationId, textArray([...providerMessageIds])],
-    'all',
-    tx.getTransactionContext(),
+    [organizationId, textArray([...providerMessageIds])]
   );
   return rows.map((r) => ({ providerMessageId: r.provider_message_id, status: r.status, error: r.error }));
 }
