@@ -112,6 +112,30 @@ class PgSqlTx implements SqlTx {
   }
 }
 
+/** The ORM's pool and query logger, for statements run on its connections directly. */
+function poolOf(em: EntityManager): { pool: KnexClient; log: (sql: string) => void } {
+  const conn = em.getConnection('write');
+  const debug = em.config.get('debug');
+  const logQuery = (conn as unknown as { logQuery(sql: string): void }).logQuery.bind(conn);
+  return { pool: conn.getKnex().client as unknown as KnexClient, log: debug === true || (Array.isArray(debug) && debug.includes('query')) ? logQuery : () => undefined };
+}
+
+/**
+ * One hand-written statement outside a transaction (`?` placeholders), on a connection of the ORM's pool driven
+ * directly and prepared per connection, as in `sqlTransaction`: the hot reads (a credential by its hash, a
+ * webhook's secret, a thread's row for a scope check). Inside an ORM transaction it runs in that transaction.
+ */
+export async function sqlQuery<T extends object>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T[]> {
+  if (em.getTransactionContext()) return ormSql(em).all<T>(sql, params);
+  const { pool, log } = poolOf(em);
+  const client = await pool.acquireConnection();
+  try {
+    return await new PgSqlTx(client, log).all<T>(sql, params);
+  } finally {
+    await pool.releaseConnection(client);
+  }
+}
+
 /**
  * Runs `cb` as one transaction for hand-written statements. Outside a transaction it runs on a pg connection
  * of the ORM's own pool, driven directly: `BEGIN` and the event-writer lock (event-writer-lock.ts: first, before
@@ -125,11 +149,7 @@ class PgSqlTx implements SqlTx {
  */
 export async function sqlTransaction<T>(em: EntityManager, cb: (tx: SqlTx) => Promise<T>, opts: { entityReads?: boolean } = {}): Promise<T> {
   if (em.getTransactionContext() || opts.entityReads) return plainTransaction(em, (tx) => cb(ormSql(tx)));
-  const conn = em.getConnection('write');
-  const knexClient = conn.getKnex().client as unknown as KnexClient;
-  const logQuery = (conn as unknown as { logQuery(sql: string): void }).logQuery.bind(conn);
-  const debug = em.config.get('debug');
-  const log = debug === true || (Array.isArray(debug) && debug.includes('query')) ? logQuery : () => undefined;
+  const { pool: knexClient, log } = poolOf(em);
   const client = await knexClient.acquireConnection();
   const tx = new PgSqlTx(client, log);
   const events = em.getEventManager();

@@ -30,7 +30,12 @@ import { loadObjectScope, type ObjectScopePurpose } from './object-scope';
  * - { object, arg }: the object whose id is in that argument, loaded (tenant-scoped) by the loader registered
  *   under that name; the check runs against every workspace the object belongs to. Unknown ids: NOT_FOUND.
  */
-export type AuthScope = 'parent' | 'organization' | 'anywhere' | { arg: string; object?: undefined } | { object: string; arg: string };
+/**
+ * Where a field's permissions are checked. `{ object, arg }`: in the workspace of the object whose id is at
+ * `arg`; a mutation looks it up for writing (ObjectScopePurpose 'write'), unless `lookup: 'read'` says its
+ * service reads (and locks) the object with a statement of its own, so the check needs only a plain row.
+ */
+export type AuthScope = 'parent' | 'organization' | 'anywhere' | { arg: string; object?: undefined } | { object: string; arg: string; lookup?: 'read' };
 
 interface AuthExtension {
   requires: Permission[];
@@ -195,7 +200,7 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
       const resolve = config.resolve ?? defaultFieldResolver;
       const byObject = typeof auth.scope === 'object' && auth.scope.object !== undefined;
       // Mutations look their object up for writing (what their transaction will change); the rest for reading.
-      const purpose: ObjectScopePurpose = typeName === schema.getMutationType()?.name ? 'write' : 'read';
+      const purpose: ObjectScopePurpose = typeName === schema.getMutationType()?.name && !(byObject && (auth.scope as { lookup?: 'read' }).lookup === 'read') ? 'write' : 'read';
       if (config.subscribe) {
         // Subscribing is checked where the subscription points (an object scope loads it once); every
         // delivered event is checked again against the event's own workspace from cached access: no query.

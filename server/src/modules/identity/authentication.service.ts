@@ -6,6 +6,7 @@ import type { Principal } from './principal';
 import type { SignupMode } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { CROSS_TENANT, TENANT_FILTER } from '../../db/tenant';
+import { sqlQuery } from '../../db/sql-transaction';
 import { accessColumns, accessFromRows, type MembershipRow } from './access.service';
 import { KnownDevice } from './accounts.entity';
 import { actorOf, audit } from './audit';
@@ -101,7 +102,7 @@ export class AuthenticationService {
 
   private async fromSession(em: EntityManager, token: string): Promise<Principal | null> {
     // Cross-tenant by necessity: the token is what tells us the tenant.
-    const rows = await em.getConnection().execute<SessionRow[]>(
+    const rows = await sqlQuery<SessionRow>(em,
       `select s.id, s.organization_id, s.user_id, ${accessColumns('s.organization_id', 's.user_id')}
          from sessions s join users u on u.id = s.user_id
         where s.token_hash = ? and s.revoked_at is null and s.expires_at > ? and u.status = ?`,
@@ -121,7 +122,7 @@ export class AuthenticationService {
   private async fromApiKey(em: EntityManager, token: string): Promise<Principal | null> {
     const conn = em.getConnection();
     // Cross-tenant by necessity, as for a session.
-    const rows = await conn.execute<ApiKeyRow[]>(
+    const rows = await sqlQuery<ApiKeyRow>(em,
       `select k.id, k.organization_id, k.workspace_id, k.created_by_id, k.permissions::text[] as permissions, k.last_used_at,
               ${accessColumns('k.organization_id', 'k.created_by_id')}
          from api_keys k join users u on u.id = k.created_by_id

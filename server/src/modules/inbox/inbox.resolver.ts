@@ -103,7 +103,8 @@ export class InboxResolver {
   }
 
   @Mutation(() => Message, { description: 'Sends a reply. Opted-out contacts: OPTED_OUT, nothing sent. A retried idempotencyKey sends once.' })
-  @Auth(Permission.MESSAGES_SEND, { scope: THREAD('input.threadId') })
+  // The send locks and reads the thread itself (message-writes.ts lockSendTarget): the check needs a plain row.
+  @Auth(Permission.MESSAGES_SEND, { scope: { ...THREAD('input.threadId'), lookup: 'read' } })
   sendMessage(@Arg('input') input: SendMessageInput, @Ctx() ctx: RequestContext): Promise<Message> {
     return ctx.services.messaging.send(ctx.em, ctx.principal!, input);
   }

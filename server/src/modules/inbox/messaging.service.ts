@@ -41,7 +41,9 @@ import {
   type ThreadChange,
 } from './message-writes';
 import { lockProviderMessageIds, parkReceipts, providerMessageIdsLock, takeParkedReceipts } from './parked-receipts';
-import { asSql, sqlTransaction, type SqlTx } from '../../db/sql-transaction';
+import { asSql, pgTextArray, sqlTransaction, type SqlTx } from '../../db/sql-transaction';
+import { uuidArray } from '../../db/tenant';
+import { ProviderIdQueue, type ProviderIdWrite } from './provider-id-queue';
 
 const MAX_BODY = 1600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -185,12 +187,33 @@ export interface InboundInput {
 
 /** Sending, receiving, delivery receipts, notes; every write one transaction, sends after commit. */
 export class MessagingService {
+  /** Provider ids of concurrent sends, written together (provider-id-queue.ts). */
+  private readonly providerIds = new ProviderIdQueue((em, organizationId, writes) => this.writeProviderIds(em, organizationId, writes));
+
   constructor(
     private readonly clock: Clock,
     private readonly contacts: ContactService,
     private readonly provider: ChannelProvider,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Provider ids of an organization's sent messages, in one transaction: one statement writes them and takes
+   * their advisory locks (parked-receipts.ts); the next, a later snapshot, applies the receipts parked under
+   * them, in order.
+   */
+  private async writeProviderIds(em: EntityManager, organizationId: string, writes: readonly ProviderIdWrite[]): Promise<void> {
+    const providerIds = writes.map((w) => w.providerMessageId);
+    await sqlTransaction(em, async (tx) => {
+      const lock = providerMessageIdsLock(organizationId, providerIds);
+      await tx.all(
+        `with l as materialized (select ${lock.sql} as n)
+         update messages m set provider_message_id = v.pid from l, unnest(?::uuid[], ?::text[]) as v(id, pid) where m.organization_id = ? and m.id = v.id`,
+        [...lock.params, uuidArray(writes.map((w) => w.messageId)), pgTextArray(providerIds), organizationId],
+      );
+      await applyParkedReceipts(tx, organizationId, providerIds, this.clock.now(), { locked: true });
+    });
+  }
 
   /** Keyword rules of the workspace matched against a message; each match is an alert in the same transaction. */
   private async scanKeywords(em: EntityManager, message: Message, thread: Thread): Promise<KeywordAlert[]> {
@@ -568,18 +591,7 @@ export class MessagingService {
         });
         m.providerMessageId = providerMessageId;
         // With the provider id written, the receipts reported before it was (parked) are applied, in order.
-        // One statement writes the provider id and takes its advisory lock; the next (a later snapshot) takes the
-        // receipts parked under it.
-        await sqlTransaction(em, async (tx) => {
-          const lock = providerMessageIdsLock(m.organization.id, [providerMessageId]);
-          await tx.all(`with l as materialized (select ${lock.sql} as n) update messages m set provider_message_id = ? from l where m.organization_id = ? and m.id = ?`, [
-            ...lock.params,
-            providerMessageId,
-            m.organization.id,
-            m.id,
-          ]);
-          await applyParkedReceipts(tx, m.organization.id, [providerMessageId], this.clock.now(), { locked: true });
-        });
+        await this.providerIds.write(em, { organizationId: m.organization.id, messageId: m.id, providerMessageId });
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, messageId: m.id }, 'channel refused a message');
         m.status = DeliveryStatus.FAILED;

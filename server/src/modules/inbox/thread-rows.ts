@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import { uuidArray } from '../../db/tenant';
+import { sqlQuery } from '../../db/sql-transaction';
 import type { Thread } from './thread.entity';
 import { THREAD_COLUMNS, threadFromRow, type ThreadRow } from './list-rows';
 
@@ -19,8 +20,8 @@ export function threadRow(ctx: RequestContext, id: string): Promise<Thread | nul
     async (ids) => {
       const rows =
         ids.length === 1
-          ? await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
-          : await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
+          ? await sqlQuery<ThreadRow>(ctx.em, `select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
+          : await sqlQuery<ThreadRow>(ctx.em, `select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
       return new Map(rows.map((r) => [r.id, threadFromRow(r)]));
     },
     null,

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TENANT_FILTER } from '../../db/tenant';
+import { sqlQuery } from '../../db/sql-transaction';
 import { DomainError } from '../../shared/errors';
 import { isUuid } from '../../graphql/object-scope';
 import type { Logger } from '../../observability/logger';
@@ -35,10 +36,7 @@ export function inboundWebhookRouter(deps: { orm: MikroORM; services: Services; 
     const em = deps.orm.em.fork({ clear: true, useContext: false });
     // Cross-tenant by necessity: the workspace header is what tells us the tenant; the signature proves it.
     // A plain read (no entity): the secret and the tenant are all the check needs.
-    const [settings] = await em.getConnection().execute<Array<{ organization_id: string; webhook_secret: string | null }>>(
-      'select organization_id, webhook_secret from workspace_settings where workspace_id = ?',
-      [workspaceId],
-    );
+    const [settings] = await sqlQuery<{ organization_id: string; webhook_secret: string | null }>(em, 'select organization_id, webhook_secret from workspace_settings where workspace_id = ?', [workspaceId]);
     const expected = settings?.webhook_secret ? sign(settings.webhook_secret, raw) : null;
     if (!expected || expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
       return reply(res, 401, 'UNAUTHENTICATED', 'Bad signature');
