@@ -13,7 +13,7 @@ import { Role } from '../server/src/modules/identity/permissions';
 import { median, p99, timed, type BenchContext, type BenchRow } from './lib/report';
 import { createMigratedDatabase, sql, startInProcess } from './lib/setup';
 import { TAKE_EVENT_WRITER_LOCK } from '../server/src/db/event-writer-lock';
-import { postgresCpuMs } from './lib/cpu';
+import { postgresCpuMs, postgresCpuSince } from './lib/cpu';
 
 const CONCURRENCY = 32;
 const THREADS = 256;
@@ -48,7 +48,7 @@ async function cpuPerMessage(n: number, phase: () => Promise<number>): Promise<C
   const pg0 = postgresCpuMs();
   const clientMs = await phase();
   const server = process.cpuUsage(server0);
-  return { server: (server.user + server.system) / 1000 / n, postgres: (postgresCpuMs() - pg0) / n, client: clientMs / n };
+  return { server: (server.user + server.system) / 1000 / n, postgres: postgresCpuSince(pg0) / n, client: clientMs / n };
 }
 const fmtCpu = (c: CpuSplit) => `server ${c.server.toFixed(2)} + postgres ${c.postgres.toFixed(2)} + client ${c.client.toFixed(2)} ms`;
 

@@ -8,18 +8,25 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-/** CPU time (ms) every live process named `postgres` has used so far (the backends of the bench's pools persist). */
-export function postgresCpuMs(): number {
-  let total = 0;
+/** CPU time (ms) used so far by each live process named `postgres` (the backends of the bench's pools persist). */
+export function postgresCpuMs(): Map<number, number> {
+  const byPid = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
-      total += processCpuMs(Number(entry));
+      byPid.set(Number(entry), processCpuMs(Number(entry)));
     } catch {
       // The process ended between readdir and read.
     }
   }
+  return byPid;
+}
+
+/** Postgres CPU (ms) between two readings: processes started since count from zero, ended ones are not seen. */
+export function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of postgresCpuMs()) total += ms - (before.get(pid) ?? 0);
   return total;
 }
