@@ -1,7 +1,8 @@
 /**
  * The ingest load client, run as its own process so its HTTP work does not share the server's event loop:
  * fires `sendMessage` (mode send), `ingestInboundMessage` (mode ingest, an API key) or the signed inbound
- * webhook (mode webhook) at a fixed concurrency and reports per-call latencies.
+ * webhook (mode webhook) at a fixed concurrency and reports per-call latencies; mode floor sends `{ __typename }`
+ * with the session token (what any GraphQL request costs: authentication, Express, Apollo).
  * Input (argv[2], JSON): { url, token, threadIds, count, concurrency, tag, mode?, workspaceId?, secret?, phones? }.
  * Output (stdout, JSON): latencies, elapsed time, failures and the client's own CPU time over the calls.
  */
@@ -16,7 +17,7 @@ interface Job {
   count: number;
   concurrency: number;
   tag: string;
-  mode?: 'send' | 'ingest' | 'webhook';
+  mode?: 'send' | 'ingest' | 'webhook' | 'floor';
   workspaceId?: string;
   /** The workspace's webhook secret (mode webhook). */
   secret?: string;
@@ -24,6 +25,8 @@ interface Job {
   phones?: string[];
 }
 const INGEST = `mutation($w: ID!, $f: String!, $b: String!, $x: String) { ingestInboundMessage(input: { workspaceId: $w, from: $f, body: $b, externalId: $x }) { messageId duplicate } }`;
+
+const FLOOR = `query { __typename }`;
 
 const SEND = `mutation($t: ID!, $b: String!, $k: String) { sendMessage(input: { threadId: $t, body: $b, idempotencyKey: $k }) { id status } }`;
 
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
   const webhookUrl = new URL(job.url.replace(/\/graphql$/, '/webhooks/inbound'));
   const latencies = await timed(job.count, job.concurrency, async (i) => {
     const from = job.phones?.[i % job.phones.length] ?? '';
+    if (job.mode === 'floor') return graphql(job.token, FLOOR, {});
     if (job.mode === 'ingest') return graphql(job.token, INGEST, { w: job.workspaceId, f: from, b: `Where is my order ${i}?`, x: `in:${job.tag}:${i}` });
     if (job.mode === 'webhook') {
       const raw = JSON.stringify({ deliveryId: `wh:${job.tag}:${i}`, from, body: `Where is my order ${i}?` });

@@ -17,14 +17,14 @@ import { postgresCpuMs, postgresCpuSince } from './lib/cpu';
 
 const CONCURRENCY = 32;
 const THREADS = 256;
-type Mode = 'send' | 'ingest' | 'webhook';
+type Mode = 'send' | 'ingest' | 'webhook' | 'floor';
 /**
  * `--ingest-modes=ingest,webhook` measures only those paths (with the raw baseline), so a `--cpu-prof` profile
  * of the run shows one path at a time. Default: all three.
  */
 function modes(): Set<Mode> {
   const arg = process.argv.find((a) => a.startsWith('--ingest-modes='));
-  return new Set((arg ? arg.slice('--ingest-modes='.length).split(',') : ['send', 'ingest', 'webhook']) as Mode[]);
+  return new Set((arg ? arg.slice('--ingest-modes='.length).split(',') : ['send', 'ingest', 'webhook', 'floor']) as Mode[]);
 }
 
 interface ClientResult {
@@ -129,7 +129,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const sendLatencies: number[] = [];
     const rawLatencies: number[] = [];
     const inboundCount = Math.round(count / 2);
-    const cpu: Record<Mode | 'raw', CpuSplit[]> = { send: [], ingest: [], webhook: [], raw: [] };
+    const cpu: Record<Mode | 'raw', CpuSplit[]> = { send: [], ingest: [], webhook: [], floor: [], raw: [] };
+    const floorRates: number[] = [];
     const rateOf = async (n: number, job: Record<string, unknown> & { mode: Mode }) => {
       let result: ClientResult | undefined;
       cpu[job.mode].push(
@@ -151,6 +152,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // The receipts of those sends are part of their cost: let them land before the next measurement.
       if (only.has('ingest')) ingestRates.push((await rateOf(inboundCount, { mode: 'ingest', token: ingestKey, workspaceId: workspace.id, phones, tag: `r${round}` })).rate);
       if (only.has('webhook')) webhookRates.push((await rateOf(inboundCount, { mode: 'webhook', token: '', workspaceId: workspace.id, secret: webhookSecret, phones, tag: `r${round}` })).rate);
+      // Not a target: the floor under every GraphQL request (authentication, Express, Apollo), for the reading.
+      if (only.has('floor')) floorRates.push((await rateOf(count, { mode: 'floor', token: sender.token, tag: `r${round}` })).rate);
       const t0 = performance.now();
       cpu.raw.push(
         await cpuPerMessage(count, async () => {
@@ -160,10 +163,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       );
       rawRates.push((count / (performance.now() - t0)) * 1000);
       ctx.log(
-        `ingest round ${round + 1}/${rounds}: sendMessage ${sendRates.at(-1)?.toFixed(0) ?? '-'}/s, ingestInboundMessage ${ingestRates.at(-1)?.toFixed(0) ?? '-'}/s, webhook ${webhookRates.at(-1)?.toFixed(0) ?? '-'}/s, raw send transaction ${rawRates.at(-1)!.toFixed(0)}/s`,
+        `ingest round ${round + 1}/${rounds}: sendMessage ${sendRates.at(-1)?.toFixed(0) ?? '-'}/s, ingestInboundMessage ${ingestRates.at(-1)?.toFixed(0) ?? '-'}/s, webhook ${webhookRates.at(-1)?.toFixed(0) ?? '-'}/s, GraphQL floor ${floorRates.at(-1)?.toFixed(0) ?? '-'}/s, raw send transaction ${rawRates.at(-1)!.toFixed(0)}/s`,
       );
     }
-    for (const mode of ['send', 'ingest', 'webhook', 'raw'] as const) {
+    for (const mode of ['send', 'ingest', 'webhook', 'floor', 'raw'] as const) {
       for (const [round, split] of cpu[mode].entries()) ctx.log(`ingest CPU per message, ${mode} round ${round + 1}: ${fmtCpu(split)}`);
     }
     const rawRate = median(rawRates);
@@ -185,6 +188,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     if (only.has('send')) rows.push(throughput(`sendMessage (receipts included) x${count}`, sendRates));
     if (only.has('ingest')) rows.push(throughput(`ingestInboundMessage x${inboundCount}`, ingestRates));
     if (only.has('webhook')) rows.push(throughput(`signed inbound webhook x${inboundCount}`, webhookRates));
+    if (only.has('floor')) rows.push({ ...throughput(`GraphQL request floor: { __typename } with a session x${count}`, floorRates), target: '(informational)', met: null });
     if (!only.has('send')) return rows;
     return [
       ...rows,
