@@ -59,6 +59,34 @@ describe('delivery receipts applied concurrently', () => {
     expect(statuses.map((s) => s.status)).toEqual(sends.map(() => 'DELIVERED'));
   }, 120_000);
 
+  it('concurrent sends get their provider ids written together, each answering with its id stored; receipts reported at once land on every one', async () => {
+    const threads: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await server.gql<{ startThread: { id: string } }>(`mutation($w: ID!, $p: String!) { startThread(input: { workspaceId: $w, phone: $p, body: "hi" }) { id } }`, { w: W.id, p: `+155544410${String(i).padStart(2, '0')}` }, { token: sup.token });
+      expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      threads.push(r.body.data!.startThread.id);
+    }
+    channel.flushReceipts();
+    const before = channel.sent.length;
+    const sent = await Promise.all(
+      threads.map((t, i) => server.gql<{ sendMessage: { id: string } }>(`mutation($t: ID!, $b: String!) { sendMessage(input: { threadId: $t, body: $b }) { id } }`, { t, b: `batch ${i}` }, { token: sup.token })),
+    );
+    for (const r of sent) expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+    const ids = sent.map((r) => r.body.data!.sendMessage.id);
+    // Every send answered only once its provider id was stored.
+    const stored = await server.app.orm.em.getConnection().execute<Array<{ id: string; provider_message_id: string | null }>>(
+      `select id, provider_message_id from messages where id = any(?::uuid[])`,
+      [`{${ids.join(',')}}`],
+    );
+    const byId = new Map(channel.sent.slice(before).map((s) => [s.messageId, s.providerMessageId]));
+    expect(stored.map((m) => m.provider_message_id).sort()).toEqual(ids.map((id) => byId.get(id)).sort());
+    channel.flushReceipts();
+    for (const id of ids) {
+      await eventually(() => statusEvents(id), (s) => s.length === 2, { what: `the receipts of ${id}` });
+      expect(await statusEvents(id)).toEqual(['SENT', 'DELIVERED']);
+    }
+  }, 120_000);
+
   it('a late or repeated receipt changes nothing and logs nothing', async () => {
     const r = await server.gql(`mutation($w: ID!) { startThread(input: { workspaceId: $w, phone: "+15553339999", body: "hi" }) { id } }`, { w: W.id }, { token: sup.token });
     expect(r.body.errors).toBeUndefined();
