@@ -141,13 +141,19 @@ function denied(auth: FieldAuth): GraphQLError {
 }
 
 /** The check for `{ object, arg }` scopes: load the object's workspaces, then require the permissions on each. */
-export async function checkObjectAuth(auth: FieldAuth, args: Record<string, unknown>, ctx: RequestContext, purpose: ObjectScopePurpose = 'read'): Promise<void> {
+export async function checkObjectAuth(
+  auth: FieldAuth,
+  args: Record<string, unknown>,
+  ctx: RequestContext,
+  purpose: ObjectScopePurpose = 'read',
+  info?: GraphQLResolveInfo,
+): Promise<void> {
   const access = ctx.principal?.access;
   if (!access) throw toGraphQLError(new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'));
   const scope = auth.scope as { object: string; arg: string };
   // Cheap refusal first: without the permission anywhere, the object's whereabouts do not matter.
   if (!auth.requires.every((p) => access.canAnywhere(p))) throw denied(auth);
-  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg), purpose);
+  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg), purpose, info);
   if (!found || found.hidden) throw toGraphQLError(new DomainError(ErrorCode.NOT_FOUND, `${scope.object} not found`));
   const ok = found.workspaceIds.every((ws) =>
     ws === null ? auth.requires.every((p) => access.canInOrganization(p)) : access.canAll(auth.requires, ws),
@@ -218,7 +224,7 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
         ...config,
         resolve: byObject
           ? async (source, args, ctx, info: GraphQLResolveInfo) => {
-              await checkObjectAuth(auth, args, ctx, purpose);
+              await checkObjectAuth(auth, args, ctx, purpose, info);
               return resolve(source, args, ctx, info);
             }
           : (source, args, ctx, info: GraphQLResolveInfo) => {

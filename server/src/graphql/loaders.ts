@@ -22,3 +22,37 @@ export function loaderFor<K, V>(
   }
   return loader;
 }
+
+/** A request's loader that also answers synchronously for what the request has read already. */
+export interface PrimedLoader<K, V> {
+  /** Remembers a value read by another statement (a page that read its rows' relations). */
+  prime(key: K, value: V): void;
+  /** Whether the request has the value already (primed, or loaded by a batch that primes what it read). */
+  has(key: K): boolean;
+  /** The primed value itself, or the batched load. */
+  load(key: K): V | Promise<V>;
+}
+
+/**
+ * `loaderFor` with primed values returned as plain values, not promises: a field whose value is already
+ * known then completes with its object, where a promise makes graphql-js wait for every such field of every
+ * row of a page (a promise per field, one per object, one per list). Keys not primed load as before.
+ */
+export function primedLoaderFor<K, V>(
+  ctx: RequestContext,
+  name: string,
+  batch: (keys: readonly K[]) => Promise<ReadonlyMap<K, V> | Map<K, V>>,
+  fallback: V,
+): PrimedLoader<K, V> {
+  const key = `primed:${name}`;
+  let known = ctx.memo.get(key) as Map<K, V> | undefined;
+  if (!known) ctx.memo.set(key, (known = new Map()));
+  const values = known;
+  return {
+    prime: (k, v) => {
+      if (!values.has(k)) values.set(k, v);
+    },
+    has: (k) => values.has(k),
+    load: (k) => (values.has(k) ? values.get(k)! : loaderFor(ctx, name, batch, fallback).load(k)),
+  };
+}

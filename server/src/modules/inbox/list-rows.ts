@@ -151,6 +151,9 @@ export interface MessageRowOut {
 export const MESSAGE_COLUMNS = `m.id, m.created_at, m.organization_id, m.workspace_id, m.thread_id, m.direction, m.body, m.status, m.status_updated_at,
   m.error, m.author_id, m.automated, m.idempotency_key, m.provider_message_id, m.external_id`;
 
+/** A message page's keyset: (created_at, id), newest first. */
+export const messageKey = (m: Message): unknown[] => [m.createdAt.toISOString(), m.id];
+
 export function messageFromRow(r: MessageRowOut): Message {
   return as(Message, {
     id: r.id,

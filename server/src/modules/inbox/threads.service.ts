@@ -15,6 +15,7 @@ import {
   contactFromRow,
   MESSAGE_COLUMNS,
   messageFromRow,
+  messageKey,
   tagFromRow,
   THREAD_COLUMNS,
   threadFromRow,
@@ -277,7 +278,7 @@ export class ThreadService {
     );
     const byThread = new Map<string, Message[]>(threadIds.map((id) => [id, []]));
     for (const r of rows) byThread.get(r.thread_id)?.push(messageFromRow(r));
-    return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, (m) => [m.createdAt.toISOString(), m.id])]));
+    return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, messageKey)]));
   }
 
   /** A later page of a thread's messages (keyset), as plain rows. */
@@ -295,6 +296,6 @@ export class ThreadService {
       `select ${MESSAGE_COLUMNS} from messages m where m.organization_id = ? and m.thread_id = ? ${keyset} order by m.created_at desc, m.id desc limit ?`,
       params,
     );
-    return toConnection(rows.map(messageFromRow), size, (m) => [m.createdAt.toISOString(), m.id]);
+    return toConnection(rows.map(messageFromRow), size, messageKey);
   }
 }
