@@ -175,7 +175,11 @@ export function checkAuth(auth: FieldAuth, source: unknown, args: Record<string,
     ok = auth.requires.every((p) => access.canAnywhere(p));
   } else {
     const workspaceId = scope === 'parent' ? workspaceOfParent(source) : readPath(args, scope.arg);
-    if (workspaceId === null || workspaceId === undefined) {
+    if (typeof workspaceId === 'string' && auth.requires.length > 0 && access.canAll(auth.requires, workspaceId)) {
+      // The common case, in one lookup: permissions held there mean the workspace is the organization's (an
+      // unknown one holds none), so the NOT_FOUND test below would pass.
+      ok = true;
+    } else if (workspaceId === null || workspaceId === undefined) {
       // An object without a workspace (the organization itself, a user) needs an organization-level grant,
       // or, for organization-readable types, a grant anywhere in the organization.
       ok = auth.requires.every((p) => access.canInOrganization(p) || (scope === 'parent' && access.canAnywhere(p)));

@@ -23,6 +23,8 @@ export function loaderFor<K, V>(
   return loader;
 }
 
+const primedKeys = new Map<string, string>();
+
 /** A request's loader that also answers synchronously for what the request has read already. */
 export interface PrimedLoader<K, V> {
   /** Remembers a value read by another statement (a page that read its rows' relations). */
@@ -44,15 +46,20 @@ export function primedLoaderFor<K, V>(
   batch: (keys: readonly K[]) => Promise<ReadonlyMap<K, V> | Map<K, V>>,
   fallback: V,
 ): PrimedLoader<K, V> {
-  const key = `primed:${name}`;
-  let known = ctx.memo.get(key) as Map<K, V> | undefined;
-  if (!known) ctx.memo.set(key, (known = new Map()));
-  const values = known;
-  return {
-    prime: (k, v) => {
-      if (!values.has(k)) values.set(k, v);
-    },
-    has: (k) => values.has(k),
-    load: (k) => (values.has(k) ? values.get(k)! : loaderFor(ctx, name, batch, fallback).load(k)),
-  };
+  // A page's rows call this for every field: the memo key is made once per name, not concatenated (and hashed) per call.
+  let key = primedKeys.get(name);
+  if (key === undefined) primedKeys.set(name, (key = `primed:${name}`));
+  let loader = ctx.memo.get(key) as PrimedLoader<K, V> | undefined;
+  if (!loader) {
+    const values = new Map<K, V>();
+    loader = {
+      prime: (k, v) => {
+        if (!values.has(k)) values.set(k, v);
+      },
+      has: (k) => values.has(k),
+      load: (k) => (values.has(k) ? values.get(k)! : loaderFor(ctx, name, batch, fallback).load(k)),
+    };
+    ctx.memo.set(key, loader);
+  }
+  return loader;
 }

@@ -57,7 +57,7 @@ function tagsLoader(ctx: RequestContext) {
 }
 
 function unreadLoader(ctx: RequestContext) {
-  return primedLoaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.em, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0);
+  return primedLoaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.reader, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0);
 }
 
 /** The caller's agent groups, read only when the visibility rule needs them (agents: threads of their groups). */
@@ -80,7 +80,7 @@ export class InboxResolver {
   ): Promise<Connection<Thread>> {
     const asked = selectedNames(info);
     const include = { contact: asked.has('contact'), tags: asked.has('tags'), unread: asked.has('unreadCount') };
-    const page = await ctx.services.threads.list(ctx.em, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), { workspaceId, filter, first, after }, include);
+    const page = await ctx.services.threads.list(ctx.reader, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), { workspaceId, filter, first, after }, include);
     // The page's statement read them already: the field resolvers answer them without a promise.
     if (include.contact) {
       const loader = contactLoader(ctx);
@@ -250,7 +250,7 @@ export class InboxResolver {
   ): Connection<Message> | Promise<Connection<Message>> {
     if (first !== null && (first < 1 || first > 100)) throw badInput('first must be 1..100', { field: 'first' });
     ctx.services.readAudit.record(ctx.principal, ReadAction.THREAD_MESSAGES, 'Thread', thread.id, thread.workspaceId);
-    if (after) return ctx.services.threads.messages(ctx.em, ctx.principal!.organizationId, thread.id, { first, after });
+    if (after) return ctx.services.threads.messages(ctx.reader, ctx.principal!.organizationId, thread.id, { first, after });
     return firstMessagePages(ctx, first).load(thread.id);
   }
 

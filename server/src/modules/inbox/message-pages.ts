@@ -14,7 +14,7 @@ export function firstMessagePages(ctx: RequestContext, first: number | null): Pr
   return primedLoaderFor<string, Connection<Message>>(
     ctx,
     `firstMessages:${first ?? 'default'}`,
-    (ids) => ctx.services.threads.firstMessagePages(ctx.em, ctx.principal!.organizationId, ids, first),
+    (ids) => ctx.services.threads.firstMessagePages(ctx.reader, ctx.principal!.organizationId, ids, first),
     EMPTY_PAGE,
   );
 }
@@ -66,7 +66,7 @@ export async function threadWithFirstMessages(ctx: RequestContext, id: string, f
   const pages = firstMessagePages(ctx, first);
   if (rows.has(id) || pages.has(id)) return rows.load(id);
   const size = pageSize(first, 50);
-  const found = await ctx.em.getConnection().execute<Array<MessageRowOut & { thread_json: ThreadRow | null; n: string | null }>>(
+  const found = await ctx.reader.getConnection().execute<Array<MessageRowOut & { thread_json: ThreadRow | null; n: string | null }>>(
     `select case when m.n is null or m.n = 1 then row_to_json(t) end as thread_json, m.*
        from (select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?) t
        left join lateral (select ${MESSAGE_COLUMNS}, row_number() over (order by m.created_at desc, m.id desc) as n

@@ -19,8 +19,8 @@ export function threadRows(ctx: RequestContext): PrimedLoader<string, Thread | n
     async (ids) => {
       const rows =
         ids.length === 1
-          ? await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
-          : await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
+          ? await ctx.reader.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
+          : await ctx.reader.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
       const found = new Map(rows.map((r) => [r.id, threadFromRow(r)]));
       // Kept as known values: later reads of the request answer without a promise or a statement.
       const loader = threadRows(ctx);
