@@ -1,4 +1,4 @@
-import { getArgumentValues, isObjectType, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { getArgumentValues, getNamedType, isObjectType, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { RequestContext } from '../../graphql/context';
 import { primedLoaderFor, type PrimedLoader } from '../../graphql/loaders';
 import { pageSize, toConnection, type Connection } from '../../graphql/pagination';
@@ -25,8 +25,9 @@ export function firstMessagePages(ctx: RequestContext, first: number | null): Pr
  * field itself will refuse).
  */
 export function firstMessagesAsked(info: GraphQLResolveInfo): number | null | undefined {
-  const type = info.schema.getType('Thread');
-  const def = isObjectType(type) ? type.getFields().messages : undefined;
+  // Only for a field that answers a Thread (another type's `messages` is not this page).
+  const type = getNamedType(info.returnType);
+  const def = isObjectType(type) && type.name === 'Thread' ? type.getFields().messages : undefined;
   if (!def) return undefined;
   const find = (set: SelectionSetNode | undefined): number | null | undefined => {
     for (const sel of set?.selections ?? []) {
