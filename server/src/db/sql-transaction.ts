@@ -60,6 +60,7 @@ interface KnexClient {
  */
 const MAX_PREPARED_PARAMS = 64;
 
+const MAX_SHAPES = 2000;
 const compiled = new Map<string, { text: string; name: string | undefined; params: number }>();
 
 /** `?` placeholders (outside quoted literals and identifiers) as `$1..$n`, and a statement name for it. */
@@ -82,9 +83,12 @@ function compile(sql: string): { text: string; name: string | undefined; params:
       text += ch;
     }
   }
-  c = { text, name: n <= MAX_PREPARED_PARAMS ? `sb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined, params: n };
-  // The shapes are the hot paths' statements (a bounded set); past that, shapes are not kept.
-  if (compiled.size < 2000) compiled.set(sql, c);
+  // The shapes are the hot paths' statements, a bounded set. Should a caller ever build statement texts without
+  // bound (values written into the text), past MAX_SHAPES they are neither kept nor prepared: a connection
+  // never holds more than MAX_SHAPES prepared statements.
+  const keep = compiled.size < MAX_SHAPES;
+  c = { text, name: keep && n <= MAX_PREPARED_PARAMS ? `sb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined, params: n };
+  if (keep) compiled.set(sql, c);
   return c;
 }
 
@@ -112,10 +116,13 @@ class PgSqlTx implements SqlTx {
   }
 }
 
+/** What reaches the ORM's pool: an EntityManager, or only its connection (`RequestContext.reader`, no fork). */
+export type PoolHandle = Pick<EntityManager, 'getConnection'> & Partial<Pick<EntityManager, 'getTransactionContext'>>;
+
 /** The ORM's pool and query logger, for statements run on its connections directly. */
-function poolOf(em: EntityManager): { pool: KnexClient; log: (sql: string) => void } {
-  const conn = em.getConnection('write');
-  const debug = em.config.get('debug');
+function poolOf(on: PoolHandle): { pool: KnexClient; log: (sql: string) => void } {
+  const conn = on.getConnection('write');
+  const debug = (conn as unknown as { config: { get(key: 'debug'): unknown } }).config.get('debug');
   const logQuery = (conn as unknown as { logQuery(sql: string): void }).logQuery.bind(conn);
   return { pool: conn.getKnex().client as unknown as KnexClient, log: debug === true || (Array.isArray(debug) && debug.includes('query')) ? logQuery : () => undefined };
 }
@@ -125,9 +132,9 @@ function poolOf(em: EntityManager): { pool: KnexClient; log: (sql: string) => vo
  * directly and prepared per connection, as in `sqlTransaction`: the hot reads (a credential by its hash, a
  * webhook's secret, a thread's row for a scope check). Inside an ORM transaction it runs in that transaction.
  */
-export async function sqlQuery<T extends object>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T[]> {
-  if (em.getTransactionContext()) return ormSql(em).all<T>(sql, params);
-  const { pool, log } = poolOf(em);
+export async function sqlQuery<T extends object>(on: PoolHandle, sql: string, params: readonly unknown[]): Promise<T[]> {
+  if (on.getTransactionContext?.()) return ormSql(on as EntityManager).all<T>(sql, params);
+  const { pool, log } = poolOf(on);
   const client = await pool.acquireConnection();
   try {
     return await new PgSqlTx(client, log).all<T>(sql, params);

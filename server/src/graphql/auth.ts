@@ -146,13 +146,19 @@ function denied(auth: FieldAuth): GraphQLError {
 }
 
 /** The check for `{ object, arg }` scopes: load the object's workspaces, then require the permissions on each. */
-export async function checkObjectAuth(auth: FieldAuth, args: Record<string, unknown>, ctx: RequestContext, purpose: ObjectScopePurpose = 'read'): Promise<void> {
+export async function checkObjectAuth(
+  auth: FieldAuth,
+  args: Record<string, unknown>,
+  ctx: RequestContext,
+  purpose: ObjectScopePurpose = 'read',
+  info?: GraphQLResolveInfo,
+): Promise<void> {
   const access = ctx.principal?.access;
   if (!access) throw toGraphQLError(new DomainError(ErrorCode.UNAUTHENTICATED, 'Authentication required'));
   const scope = auth.scope as { object: string; arg: string };
   // Cheap refusal first: without the permission anywhere, the object's whereabouts do not matter.
   if (!auth.requires.every((p) => access.canAnywhere(p))) throw denied(auth);
-  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg), purpose);
+  const found = await loadObjectScope(scope.object, ctx, readPath(args, scope.arg), purpose, info);
   if (!found || found.hidden) throw toGraphQLError(new DomainError(ErrorCode.NOT_FOUND, `${scope.object} not found`));
   const ok = found.workspaceIds.every((ws) =>
     ws === null ? auth.requires.every((p) => access.canInOrganization(p)) : access.canAll(auth.requires, ws),
@@ -174,7 +180,11 @@ export function checkAuth(auth: FieldAuth, source: unknown, args: Record<string,
     ok = auth.requires.every((p) => access.canAnywhere(p));
   } else {
     const workspaceId = scope === 'parent' ? workspaceOfParent(source) : readPath(args, scope.arg);
-    if (workspaceId === null || workspaceId === undefined) {
+    if (typeof workspaceId === 'string' && auth.requires.length > 0 && access.canAll(auth.requires, workspaceId)) {
+      // The common case, in one lookup: permissions held there mean the workspace is the organization's (an
+      // unknown one holds none), so the NOT_FOUND test below would pass.
+      ok = true;
+    } else if (workspaceId === null || workspaceId === undefined) {
       // An object without a workspace (the organization itself, a user) needs an organization-level grant,
       // or, for organization-readable types, a grant anywhere in the organization.
       ok = auth.requires.every((p) => access.canInOrganization(p) || (scope === 'parent' && access.canAnywhere(p)));
@@ -223,7 +233,7 @@ export function applyAuth(schema: GraphQLSchema): GraphQLSchema {
         ...config,
         resolve: byObject
           ? async (source, args, ctx, info: GraphQLResolveInfo) => {
-              await checkObjectAuth(auth, args, ctx, purpose);
+              await checkObjectAuth(auth, args, ctx, purpose, info);
               return resolve(source, args, ctx, info);
             }
           : (source, args, ctx, info: GraphQLResolveInfo) => {

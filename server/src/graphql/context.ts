@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SqlReader } from '../db/sql-reader';
 import type { Logger } from '../observability/logger';
 import type { Principal } from '../modules/identity/principal';
 import type { Services } from '../services';
@@ -9,6 +10,11 @@ export interface RequestContext {
   requestId: string;
   /** A fork of the EntityManager for this request, tenant filter set to the principal's organization. */
   em: EntityManager;
+  /**
+   * The pool's connection for plain-SQL reads outside any transaction (list pages, rows by id): no
+   * EntityManager fork, which costs more than such a read. Entities and writes go through `em`.
+   */
+  reader: SqlReader;
   principal: Principal | null;
   services: Services;
   logger: Logger;

@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { RequestContext } from './context';
 
 /** The workspaces an object belongs to; null stands for the organization level. */
@@ -14,8 +15,12 @@ export interface ObjectScope {
  */
 export type ObjectScopePurpose = 'read' | 'write';
 
-/** Finds an object by id within the caller's organization (the tenant filter applies); null when absent. */
-export type ObjectScopeLoader = (ctx: RequestContext, id: string, purpose: ObjectScopePurpose) => Promise<ObjectScope | null>;
+/**
+ * Finds an object by id within the caller's organization (the tenant filter applies); null when absent.
+ * `info` is the field being checked, when there is one: a hint only (a loader may read in the same statement
+ * what the field's selection will ask next); the answer must not depend on it.
+ */
+export type ObjectScopeLoader = (ctx: RequestContext, id: string, purpose: ObjectScopePurpose, info?: GraphQLResolveInfo) => Promise<ObjectScope | null>;
 
 const loaders = new Map<string, ObjectScopeLoader>();
 
@@ -37,13 +42,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 const inFlight = new WeakMap<object, Map<string, { running: Promise<ObjectScope | null> | null; queued: Promise<ObjectScope | null> | null }>>();
 
-export async function loadObjectScope(name: string, ctx: RequestContext, id: unknown, purpose: ObjectScopePurpose = 'read'): Promise<ObjectScope | null> {
+export async function loadObjectScope(
+  name: string,
+  ctx: RequestContext,
+  id: unknown,
+  purpose: ObjectScopePurpose = 'read',
+  info?: GraphQLResolveInfo,
+): Promise<ObjectScope | null> {
   const loader = loaders.get(name);
   if (!loader) throw new Error(`no object scope registered for ${name}`);
   // A malformed id names nothing; Postgres would otherwise reject it as a uuid.
   if (typeof id !== 'string' || !UUID.test(id)) return null;
   const principal = ctx.principal;
-  if (!principal) return loader(ctx, id, purpose);
+  if (!principal) return loader(ctx, id, purpose, info);
   let reads = inFlight.get(principal);
   if (!reads) inFlight.set(principal, (reads = new Map()));
   const key = `${purpose}:${name}:${id}`;
@@ -52,7 +63,7 @@ export async function loadObjectScope(name: string, ctx: RequestContext, id: unk
   const slot = entry;
   const table = reads;
   const start = (): Promise<ObjectScope | null> => {
-    const read = loader(ctx, id, purpose);
+    const read = loader(ctx, id, purpose, info);
     slot.running = read;
     const settle = () => {
       if (slot.running === read) slot.running = null;

@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Principal } from '../modules/identity/principal';
 import type { RequestContext } from '../graphql/context';
+import type { SqlReader } from '../db/sql-reader';
 import { ErrorCode } from '../shared/errors';
 import { codedError } from '../graphql/errors';
 import { TENANT_FILTER } from '../db/tenant';
@@ -81,6 +82,8 @@ export async function buildContext(
   };
   const context = Object.assign(Object.create(lazy) as typeof lazy, {
     principal,
+    // The root EntityManager, typed down to its connection: no fork, and nothing else of it is reachable.
+    reader: deps.orm.em as SqlReader,
     services: deps.services,
     clientAddress: input.clientAddress,
     credential: input.credential ?? input.token ?? undefined,

@@ -9,7 +9,7 @@ import type { Workspace } from '../identity';
 import { Message, Thread } from './thread.entity';
 
 /** A label in the workspace's tag catalogue. */
-@ObjectType({ description: "A tag from the workspace's catalogue." })
+@ObjectType({ description: "A tag from the workspace's catalogue.", simpleResolvers: true })
 @Auth(Permission.WORKSPACE_READ)
 @TenantScoped()
 @Entity({ tableName: 'tags' })

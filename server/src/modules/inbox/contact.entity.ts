@@ -11,7 +11,7 @@ import type { Workspace } from '../identity';
  * A customer the team texts with, in one workspace. Phone numbers are stored in E.164, emails lower-cased.
  * One (unmerged) contact per phone number in a workspace: inbound messages find their contact by it.
  */
-@ObjectType({ description: 'A customer: name, phone, email and custom fields.' })
+@ObjectType({ description: 'A customer: name, phone, email and custom fields.', simpleResolvers: true })
 @Auth(Permission.CONTACTS_READ)
 @TenantScoped()
 @Entity({ tableName: 'contacts' })

@@ -3,7 +3,7 @@ import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { Auth } from '../../graphql/auth';
 import type { RequestContext } from '../../graphql/context';
 import { badInput, notFound } from '../../shared/errors';
-import { loaderFor } from '../../graphql/loaders';
+import { loaderFor, primedLoaderFor } from '../../graphql/loaders';
 import type { Connection } from '../../graphql/pagination';
 import { Permission } from '../identity';
 import { assertUserPrincipal } from '../identity';
@@ -24,6 +24,7 @@ import { AssignmentEvent, Message, Note, Thread, ThreadStatus } from './thread.e
 import { groupsOf, threadReach } from './thread-policy';
 import { ReadAction } from '../reports';
 import { threadRow } from './thread-rows';
+import { firstMessagePages } from './message-pages';
 
 const THREAD = (arg = 'threadId') => ({ object: 'Thread', arg });
 
@@ -45,18 +46,18 @@ function selectedNames(info: GraphQLResolveInfo): Set<string> {
 
 /** The per-request loaders of a thread's contact, tags and unread count (a thread page primes them). */
 function contactLoader(ctx: RequestContext) {
-  return loaderFor<string, Contact | null>(ctx, 'contactById', async (ids) => {
+  return primedLoaderFor<string, Contact | null>(ctx, 'contactById', async (ids) => {
     const rows = await ctx.em.find(Contact, { id: { $in: [...ids] } });
     return new Map(rows.map((c) => [c.id, c]));
   }, null);
 }
 
 function tagsLoader(ctx: RequestContext) {
-  return loaderFor<string, Tag[]>(ctx, 'tagsByThread', (ids) => ctx.services.catalogue.tagsOf(ctx.em, ids), []);
+  return primedLoaderFor<string, Tag[]>(ctx, 'tagsByThread', (ids) => ctx.services.catalogue.tagsOf(ctx.em, ids), []);
 }
 
 function unreadLoader(ctx: RequestContext) {
-  return loaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.em, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0);
+  return primedLoaderFor<string, number>(ctx, 'unreadByThread', (ids) => ctx.services.threads.unreadCounts(ctx.reader, ctx.principal!.userId, ids, ctx.principal!.organizationId), 0);
 }
 
 /** The caller's agent groups, read only when the visibility rule needs them (agents: threads of their groups). */
@@ -79,11 +80,20 @@ export class InboxResolver {
   ): Promise<Connection<Thread>> {
     const asked = selectedNames(info);
     const include = { contact: asked.has('contact'), tags: asked.has('tags'), unread: asked.has('unreadCount') };
-    const page = await ctx.services.threads.list(ctx.em, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), { workspaceId, filter, first, after }, include);
-    // The page's statement read them already: the field resolvers find them in their loaders.
-    if (include.contact) for (const [id, contact] of page.contacts) contactLoader(ctx).prime(id, contact);
-    if (include.tags) for (const [id, tags] of page.tags) tagsLoader(ctx).prime(id, tags);
-    if (include.unread) for (const [id, n] of page.unread) unreadLoader(ctx).prime(id, n);
+    const page = await ctx.services.threads.list(ctx.reader, ctx.principal!, await groupsIfNeeded(ctx, workspaceId), { workspaceId, filter, first, after }, include);
+    // The page's statement read them already: the field resolvers answer them without a promise.
+    if (include.contact) {
+      const loader = contactLoader(ctx);
+      for (const [id, contact] of page.contacts) loader.prime(id, contact);
+    }
+    if (include.tags) {
+      const loader = tagsLoader(ctx);
+      for (const [id, tags] of page.tags) loader.prime(id, tags);
+    }
+    if (include.unread) {
+      const loader = unreadLoader(ctx);
+      for (const [id, n] of page.unread) loader.prime(id, n);
+    }
     return page.connection;
   }
 
@@ -212,17 +222,17 @@ export class InboxResolver {
 
   @FieldResolver(() => Contact, { nullable: true })
   @Auth(Permission.CONTACTS_READ)
-  contact(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<Contact | null> {
+  contact(@Root() thread: Thread, @Ctx() ctx: RequestContext): Contact | null | Promise<Contact | null> {
     return contactLoader(ctx).load(thread.contactId);
   }
 
   @FieldResolver(() => [Tag])
-  tags(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<Tag[]> {
+  tags(@Root() thread: Thread, @Ctx() ctx: RequestContext): Tag[] | Promise<Tag[]> {
     return tagsLoader(ctx).load(thread.id);
   }
 
   @FieldResolver(() => Int, { description: "Inbound messages the viewer has not read." })
-  unreadCount(@Root() thread: Thread, @Ctx() ctx: RequestContext): Promise<number> {
+  unreadCount(@Root() thread: Thread, @Ctx() ctx: RequestContext): number | Promise<number> {
     return unreadLoader(ctx).load(thread.id);
   }
 
@@ -238,17 +248,11 @@ export class InboxResolver {
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: RequestContext,
-  ): Promise<Connection<Message>> {
+  ): Connection<Message> | Promise<Connection<Message>> {
     if (first !== null && (first < 1 || first > 100)) throw badInput('first must be 1..100', { field: 'first' });
     ctx.services.readAudit.record(ctx.principal, ReadAction.THREAD_MESSAGES, 'Thread', thread.id, thread.workspaceId);
-    if (after) return ctx.services.threads.messages(ctx.em, ctx.principal!.organizationId, thread.id, { first, after });
-    // First pages of every thread in the list come from one query.
-    return loaderFor<string, Connection<Message>>(
-      ctx,
-      `firstMessages:${first ?? 'default'}`,
-      (ids) => ctx.services.threads.firstMessagePages(ctx.em, ctx.principal!.organizationId, ids, first),
-      { edges: [], pageInfo: { hasNextPage: false, endCursor: null } },
-    ).load(thread.id);
+    if (after) return ctx.services.threads.messages(ctx.reader, ctx.principal!.organizationId, thread.id, { first, after });
+    return firstMessagePages(ctx, first).load(thread.id);
   }
 
   @FieldResolver(() => [Note], { nullable: true })

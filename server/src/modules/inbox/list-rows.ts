@@ -16,7 +16,13 @@ function as<T>(cls: { prototype: T }, fields: Record<string, unknown>): T {
 }
 
 const ref = (id: string | null) => (id === null ? null : { id });
-const date = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
+const date = (v: Date | string | number | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
+
+/**
+ * A timestamp inside json as epoch milliseconds (floored, as parsing its text to a Date truncates the
+ * microseconds): a number makes a Date without parsing a string, per row of a page.
+ */
+export const jsonTime = (column: string): string => `floor(extract(epoch from ${column}) * 1000)`;
 
 export interface ThreadRow {
   id: string;
@@ -70,7 +76,7 @@ export function threadFromRow(r: ThreadRow): Thread {
 
 export interface ContactRow {
   id: string;
-  created_at: Date | string;
+  created_at: Date | string | number;
   organization_id: string;
   workspace_id: string;
   first_name: string | null;
@@ -79,13 +85,13 @@ export interface ContactRow {
   email: string | null;
   custom_fields: Record<string, string | number | boolean | null> | null;
   merged_into_id: string | null;
-  updated_at: Date | string;
+  updated_at: Date | string | number;
 }
 
 /** A contact as json, for the thread page statement (prefix-free keys of ContactRow). */
-export const CONTACT_JSON = `json_build_object('id', c.id, 'created_at', c.created_at, 'organization_id', c.organization_id, 'workspace_id', c.workspace_id,
+export const CONTACT_JSON = `json_build_object('id', c.id, 'created_at', ${jsonTime('c.created_at')}, 'organization_id', c.organization_id, 'workspace_id', c.workspace_id,
   'first_name', c.first_name, 'last_name', c.last_name, 'phone', c.phone, 'email', c.email, 'custom_fields', c.custom_fields,
-  'merged_into_id', c.merged_into_id, 'updated_at', c.updated_at)`;
+  'merged_into_id', c.merged_into_id, 'updated_at', ${jsonTime('c.updated_at')})`;
 
 export function contactFromRow(r: ContactRow): Contact {
   const name = [r.first_name, r.last_name].filter(Boolean).join(' ');
@@ -110,7 +116,7 @@ export function contactFromRow(r: ContactRow): Contact {
 
 export interface TagRow {
   id: string;
-  created_at: Date | string;
+  created_at: Date | string | number;
   organization_id: string;
   workspace_id: string;
   name: string;
@@ -150,6 +156,9 @@ export interface MessageRowOut {
 
 export const MESSAGE_COLUMNS = `m.id, m.created_at, m.organization_id, m.workspace_id, m.thread_id, m.direction, m.body, m.status, m.status_updated_at,
   m.error, m.author_id, m.automated, m.idempotency_key, m.provider_message_id, m.external_id`;
+
+/** A message page's keyset: (created_at, id), newest first. */
+export const messageKey = (m: Message): unknown[] => [m.createdAt.toISOString(), m.id];
 
 export function messageFromRow(r: MessageRowOut): Message {
   return as(Message, {

@@ -35,8 +35,11 @@ registerEnumType(DeliveryStatus, {
     'Outbound: QUEUED -> SENT -> DELIVERED or FAILED, never backwards; live events report each step of a receipt once and in order (a DELIVERED or FAILED receipt that overtakes SENT reports SENT first). Inbound: RECEIVED.',
 });
 
+// simpleResolvers (here, on Message, Contact, Tag and connections): plain fields read the property with graphql-js's
+// default resolver, not a type-graphql wrapper per field (a page reads hundreds); @FieldResolver fields and @auth
+// checks are unchanged.
 /** A conversation with one contact in one workspace. Lists order by last activity. */
-@ObjectType({ description: 'A conversation with a contact.' })
+@ObjectType({ description: 'A conversation with a contact.', simpleResolvers: true })
 @Auth(Permission.THREADS_READ)
 @TenantScoped()
 @Entity({ tableName: 'threads' })
@@ -134,7 +137,7 @@ export class Thread extends TenantEntity<
 }
 
 /** One message in a thread. `body_tsv` (generated, GIN-indexed) serves full-text search. */
-@ObjectType({ description: 'A message, inbound or outbound, with its delivery status.' })
+@ObjectType({ description: 'A message, inbound or outbound, with its delivery status.', simpleResolvers: true })
 @Auth(Permission.THREADS_READ)
 @TenantScoped()
 @Entity({ tableName: 'messages' })

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SqlReader } from '../../db/sql-reader';
 import { badInput, notFound } from '../../shared/errors';
 import type { Principal } from '../identity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
@@ -12,9 +13,11 @@ import type { Tag } from './catalogue.entity';
 import type { Contact } from './contact.entity';
 import {
   CONTACT_JSON,
+  jsonTime,
   contactFromRow,
   MESSAGE_COLUMNS,
   messageFromRow,
+  messageKey,
   tagFromRow,
   THREAD_COLUMNS,
   threadFromRow,
@@ -63,7 +66,7 @@ export class ThreadService {
    * tags and unread count for the viewer. The caller primes its DataLoaders with those.
    */
   async list(
-    em: EntityManager,
+    em: SqlReader,
     principal: Principal,
     groups: readonly string[],
     args: { workspaceId: string; filter?: ThreadFilter | null; first?: number | null; after?: string | null },
@@ -75,7 +78,7 @@ export class ThreadService {
     const extra: string[] = [];
     if (include.contact) extra.push(`(select ${CONTACT_JSON} from contacts c where c.organization_id = t.organization_id and c.id = t.contact_id) as contact_json`);
     if (include.tags) {
-      extra.push(`(select coalesce(json_agg(json_build_object('id', g.id, 'created_at', g.created_at, 'organization_id', g.organization_id, 'workspace_id', g.workspace_id,
+      extra.push(`(select coalesce(json_agg(json_build_object('id', g.id, 'created_at', ${jsonTime('g.created_at')}, 'organization_id', g.organization_id, 'workspace_id', g.workspace_id,
           'name', g.name, 'color', g.color) order by tt.created_at, tt.id), '[]'::json)
          from thread_tags tt join tags g on g.organization_id = tt.organization_id and g.id = tt.tag_id
         where tt.organization_id = t.organization_id and tt.thread_id = t.id) as tags_json`);
@@ -232,7 +235,7 @@ export class ThreadService {
   }
 
   /** Unread inbound messages per thread for one user, in one query. */
-  async unreadCounts(em: EntityManager, userId: string, threadIds: readonly string[], organizationId: string): Promise<Map<string, number>> {
+  async unreadCounts(em: SqlReader, userId: string, threadIds: readonly string[], organizationId: string): Promise<Map<string, number>> {
     const rows = await em.getConnection().execute<Array<{ thread_id: string; n: string }>>(
       `select m.thread_id, count(*) as n from messages m
          left join read_cursors rc on rc.organization_id = m.organization_id and rc.thread_id = m.thread_id and rc.user_id = ?
@@ -245,7 +248,7 @@ export class ThreadService {
   }
 
   /** The badge: threads with unread inbound messages, and those messages, among the threads the user reads. */
-  async workspaceUnread(em: EntityManager, principal: Principal, groups: readonly string[], workspaceId: string): Promise<{ threads: number; messages: number }> {
+  async workspaceUnread(em: SqlReader, principal: Principal, groups: readonly string[], workspaceId: string): Promise<{ threads: number; messages: number }> {
     const params: unknown[] = [principal.userId, principal.organizationId, workspaceId];
     const readable = threadReadableSql(principal, workspaceId, groups);
     if (readable) params.push(...readable.params);
@@ -266,7 +269,7 @@ export class ThreadService {
    * (organization_id, thread_id, created_at, id)), as plain rows: a thread list that shows each thread's
    * latest messages costs one statement, not one per thread, and no entity hydration.
    */
-  async firstMessagePages(em: EntityManager, organizationId: string, threadIds: readonly string[], first: number | null): Promise<Map<string, Connection<Message>>> {
+  async firstMessagePages(em: SqlReader, organizationId: string, threadIds: readonly string[], first: number | null): Promise<Map<string, Connection<Message>>> {
     const size = pageSize(first, 50);
     const rows = await em.getConnection().execute<MessageRowOut[]>(
       `select m.* from unnest(?::uuid[]) as x(thread_id)
@@ -277,11 +280,11 @@ export class ThreadService {
     );
     const byThread = new Map<string, Message[]>(threadIds.map((id) => [id, []]));
     for (const r of rows) byThread.get(r.thread_id)?.push(messageFromRow(r));
-    return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, (m) => [m.createdAt.toISOString(), m.id])]));
+    return new Map([...byThread].map(([id, list]) => [id, toConnection(list, size, messageKey)]));
   }
 
   /** A later page of a thread's messages (keyset), as plain rows. */
-  async messages(em: EntityManager, organizationId: string, threadId: string, args: { first?: number | null; after?: string | null }): Promise<Connection<Message>> {
+  async messages(em: SqlReader, organizationId: string, threadId: string, args: { first?: number | null; after?: string | null }): Promise<Connection<Message>> {
     const size = pageSize(args.first, 50);
     const after = decodeCursor(args.after, 2) as [string, string] | null;
     const params: unknown[] = [organizationId, threadId];
@@ -295,6 +298,6 @@ export class ThreadService {
       `select ${MESSAGE_COLUMNS} from messages m where m.organization_id = ? and m.thread_id = ? ${keyset} order by m.created_at desc, m.id desc limit ?`,
       params,
     );
-    return toConnection(rows.map(messageFromRow), size, (m) => [m.createdAt.toISOString(), m.id]);
+    return toConnection(rows.map(messageFromRow), size, messageKey);
   }
 }
