@@ -215,7 +215,8 @@ describe('input validation at the edge', () => {
         const em = server.app.orm.em.fork();
         try {
           await em.transactional(async (tx) => {
-            for (const statement of sql.split('; ')) await tx.getConnection().execute(statement);
+            // In the transaction (its context): a temp table must be seen by the next statement, on the same connection.
+            for (const statement of sql.split('; ')) await tx.getConnection().execute(statement, [], 'all', tx.getTransactionContext());
           });
         } catch (err) {
           caught = err;
@@ -225,8 +226,8 @@ describe('input validation at the edge', () => {
           caught = undefined;
           try {
             await em.transactional(async (tx) => {
-              await tx.getConnection().execute('create temp table s (x varchar(2))');
-              await tx.getConnection().execute("insert into s values ('abc')");
+              await tx.getConnection().execute('create temp table s (x varchar(2))', [], 'all', tx.getTransactionContext());
+              await tx.getConnection().execute("insert into s values ('abc')", [], 'all', tx.getTransactionContext());
             });
           } catch (err) {
             caught = err;
