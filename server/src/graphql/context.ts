@@ -9,6 +9,11 @@ export interface RequestContext {
   requestId: string;
   /** A fork of the EntityManager for this request, tenant filter set to the principal's organization. */
   em: EntityManager;
+  /**
+   * The driver's connection, for plain read statements that name the organization themselves (no tenant
+   * filter applies): no EntityManager fork. Not for writes (they belong to the EntityManager's transaction).
+   */
+  connection: ReturnType<EntityManager['getConnection']>;
   principal: Principal | null;
   services: Services;
   logger: Logger;

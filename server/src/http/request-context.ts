@@ -72,6 +72,9 @@ export async function buildContext(
       }
       return em;
     },
+    get connection() {
+      return deps.orm.em.getConnection();
+    },
     get logger(): Logger {
       return (logger ??= deps.logger.child({ requestId: lazy.requestId }));
     },

@@ -1,8 +1,16 @@
 import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import { uuidArray } from '../../db/tenant';
+import { CoalescedReads } from '../../shared/coalesce';
 import type { Thread } from './thread.entity';
 import { THREAD_COLUMNS, threadFromRow, type ThreadRow } from './list-rows';
+
+/**
+ * Single-thread reads in flight per (organization, thread), shared by every caller of the process that asks
+ * while one runs, whoever the principal (the row does not depend on it): 10k sockets subscribing to one
+ * thread make a few reads, not one each. Each caller makes its own object from the shared row.
+ */
+const singleReads = new CoalescedReads<ThreadRow | undefined>();
 
 /**
  * Threads by id for reading, as plain rows (list-rows.ts: unmanaged objects with the entity's prototype), in
@@ -17,10 +25,16 @@ export function threadRow(ctx: RequestContext, id: string): Promise<Thread | nul
     ctx,
     'threadRowById',
     async (ids) => {
-      const rows =
-        ids.length === 1
-          ? await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, ids[0]])
-          : await ctx.em.getConnection().execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
+      // The statements name the organization themselves: the driver's connection, no EntityManager fork.
+      const connection = ctx.connection;
+      if (ids.length === 1) {
+        const id = ids[0]!;
+        const row = await singleReads.read(`${organizationId}:${id}`, async () =>
+          (await connection.execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, id]))[0],
+        );
+        return new Map(row ? [[row.id, threadFromRow(row)]] : []);
+      }
+      const rows = await connection.execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
       return new Map(rows.map((r) => [r.id, threadFromRow(r)]));
     },
     null,
