@@ -112,6 +112,41 @@ class PgSqlTx implements SqlTx {
   }
 }
 
+/** The ORM's connection as far as sqlRead uses it. */
+type OrmConnection = ReturnType<EntityManager['getConnection']>;
+
+/**
+ * One read statement (`?` placeholders) outside any transaction, on a pg connection of the ORM's pool driven
+ * directly as sqlTransaction drives it: bound parameters, prepared per connection, no knex or ORM formatting
+ * of the statement (which cost more than the statement's round trip on the hot reads: subscribing's thread
+ * and safe line). Reported to the ORM's query logger like every statement.
+ */
+export async function sqlRead<T extends object>(conn: OrmConnection, sql: string, params: readonly unknown[]): Promise<T[]> {
+  const c = compile(sql);
+  if (c.params !== params.length) throw new Error(`statement has ${c.params} placeholders, ${params.length} parameters given`);
+  if (queryLogged(conn)) (conn as unknown as { logQuery(sql: string): void }).logQuery(sql);
+  const knexClient = conn.getKnex().client as unknown as KnexClient;
+  const client = await knexClient.acquireConnection();
+  try {
+    const res = await client.query({ text: c.text, values: params as unknown[], ...(c.name ? { name: c.name } : {}) });
+    return res.rows as T[];
+  } finally {
+    await knexClient.releaseConnection(client);
+  }
+}
+
+const loggedByConnection = new WeakMap<object, boolean>();
+/** Whether the ORM logs queries (its `debug` option), asked once per connection. */
+function queryLogged(conn: OrmConnection): boolean {
+  let logged = loggedByConnection.get(conn);
+  if (logged === undefined) {
+    const debug = (conn as unknown as { config: { get(key: 'debug'): unknown } }).config.get('debug');
+    logged = debug === true || (Array.isArray(debug) && debug.includes('query'));
+    loggedByConnection.set(conn, logged);
+  }
+  return logged;
+}
+
 /**
  * Runs `cb` as one transaction for hand-written statements. Outside a transaction it runs on a pg connection
  * of the ORM's own pool, driven directly: `BEGIN` and the event-writer lock (event-writer-lock.ts: first, before

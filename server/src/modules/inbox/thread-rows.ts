@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../graphql/context';
 import { loaderFor } from '../../graphql/loaders';
 import { uuidArray } from '../../db/tenant';
+import { sqlRead } from '../../db/sql-transaction';
 import { CoalescedReads } from '../../shared/coalesce';
 import type { Thread } from './thread.entity';
 import { THREAD_COLUMNS, threadFromRow, type ThreadRow } from './list-rows';
@@ -25,16 +26,17 @@ export function threadRow(ctx: RequestContext, id: string): Promise<Thread | nul
     ctx,
     'threadRowById',
     async (ids) => {
-      // The statements name the organization themselves: the driver's connection, no EntityManager fork.
+      // The statements name the organization themselves: the driver's connection (no EntityManager fork), the
+      // statement bound and prepared (db/sql-transaction.ts sqlRead).
       const connection = ctx.connection;
       if (ids.length === 1) {
         const id = ids[0]!;
         const row = await singleReads.read(`${organizationId}:${id}`, async () =>
-          (await connection.execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, id]))[0],
+          (await sqlRead<ThreadRow>(connection, `select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = ?`, [organizationId, id]))[0],
         );
         return new Map(row ? [[row.id, threadFromRow(row)]] : []);
       }
-      const rows = await connection.execute<ThreadRow[]>(`select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
+      const rows = await sqlRead<ThreadRow>(connection, `select ${THREAD_COLUMNS} from threads t where t.organization_id = ? and t.id = any(?::uuid[])`, [organizationId, uuidArray(ids)]);
       return new Map(rows.map((r) => [r.id, threadFromRow(r)]));
     },
     null,
