@@ -8,14 +8,18 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-/** CPU time (ms) every live process named `postgres` has used so far (the backends of the bench's pools persist). */
-export function postgresCpuMs(): number {
+/**
+ * CPU time (ms) every live process named `postgres` has used so far (the backends of the bench's pools persist);
+ * with `database`, only the backends connected to it (their title names it), not other sessions' on a shared machine.
+ */
+export function postgresCpuMs(database?: string): number {
   let total = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
+      if (database && !fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${database} `)) continue;
       total += processCpuMs(Number(entry));
     } catch {
       // The process ended between readdir and read.
