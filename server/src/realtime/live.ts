@@ -29,12 +29,14 @@ const REPLAY_PAGE = 500;
  * The safe line for subscriptions starting without a cursor, one read for all that start together (10k sockets
  * subscribing at once make a handful of reads, not 10k). A caller never joins a read that started before it
  * asked (it waits for the next one), so the line it gets is at least the one when it subscribed. safeHead only
- * takes the driver's connection: no EntityManager fork.
+ * takes the driver's connection: no EntityManager fork. Back-to-back reads are spaced: a burst of subscribers
+ * shares one read per interval (a subscriber waits at most that long), one after a quiet spell reads at once.
  */
+const SAFE_HEAD_SPACING_MS = 20;
 const safeHeads = new WeakMap<MikroORM, CoalescedReads<LogPosition>>();
 function sharedSafeHead(orm: MikroORM): Promise<LogPosition> {
   let reads = safeHeads.get(orm);
-  if (!reads) safeHeads.set(orm, (reads = new CoalescedReads()));
+  if (!reads) safeHeads.set(orm, (reads = new CoalescedReads(SAFE_HEAD_SPACING_MS)));
   return reads.read('safeHead', () => safeHead(orm.em));
 }
 

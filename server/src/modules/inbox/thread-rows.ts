@@ -8,10 +8,12 @@ import { THREAD_COLUMNS, threadFromRow, type ThreadRow } from './list-rows';
 
 /**
  * Single-thread reads in flight per (organization, thread), shared by every caller of the process that asks
- * while one runs, whoever the principal (the row does not depend on it): 10k sockets subscribing to one
- * thread make a few reads, not one each. Each caller makes its own object from the shared row.
+ * while one waits or runs, whoever the principal (the row does not depend on it): 10k sockets subscribing to one
+ * thread make a few reads, not one each. Back-to-back reads of one thread are spaced (READ_SPACING_MS), so a
+ * burst shares one read per interval; each caller makes its own object from the shared row.
  */
-const singleReads = new CoalescedReads<ThreadRow | undefined>();
+const READ_SPACING_MS = 20;
+const singleReads = new CoalescedReads<ThreadRow | undefined>(READ_SPACING_MS);
 
 /**
  * Threads by id for reading, as plain rows (list-rows.ts: unmanaged objects with the entity's prototype), in
