@@ -4,7 +4,7 @@
  * server accepting the same N sockets from the same client in the same run. The sockets present 16 session
  * tokens, so the server authenticates once per session (ConnectionRegistry.resolve), not once per socket.
  */
-import { processCpuMs } from './lib/cpu';
+import { postgresCpuByPid, postgresCpuSince, processCpuMs } from './lib/cpu';
 import { ensureDataset, subscribeTarget } from './lib/dataset';
 import type { BenchContext, BenchRow } from './lib/report';
 import { MAIN_JS, spawnServer } from './lib/setup';
@@ -21,11 +21,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
   // Baseline: the bare ws server, fresh, the same client process type and the same parallelism.
   let baselineMs: number;
+  // The bare server's CPU per socket: the floor of accepting a socket on this machine (upgrade, 101, ws state).
+  let baselineCpu: number;
   {
     const server = await startBaseline();
     const client = startClient();
     try {
+      const bareCpu0 = processCpuMs(server.pid);
       baselineMs = (await client.request({ cmd: 'connect', mode: 'bare', urls: [`ws://${server.url}/`], n, tokens: ['-'] })).connectMs!;
+      baselineCpu = processCpuMs(server.pid) - bareCpu0;
       await client.request({ cmd: 'close' });
     } finally {
       client.stop();
@@ -36,7 +40,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   let acked: number;
   let subscribed: number;
   let serverCpu: number;
+  // Where the wall time goes on a shared 2-core machine: the load client and Postgres share the cores too.
+  let clientCpu: number;
+  let pgCpu: number;
   {
+    const dbName = new URL(dataset.databaseUrl).pathname.slice(1);
     const env = { DATABASE_URL: dataset.databaseUrl, NODE_ENV: 'test', GRAPHQL_IDE: 'false', LOG_LEVEL: 'warn' };
     // BENCH_SERVER_ARGS: node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
     const server = await spawnServer(env, process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []);
@@ -45,18 +53,22 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // One request first: the clock starts on a warmed-up process, as for the baseline's.
       await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
       const cpu0 = serverCpuMs(server.pid);
+      const clientCpu0 = processCpuMs(client.pid);
+      const pgCpu0 = postgresCpuByPid(dbName);
       const t0 = performance.now();
       acked = (await client.request({ cmd: 'connect', mode: 'graphql', urls: [server.url.replace(/^http/, 'ws')], n, tokens, query: SUBSCRIPTION, variables: { t: thread!.id } })).connectMs!;
       await subscriptionsActive([server], n, 50);
       subscribed = performance.now() - t0;
       serverCpu = serverCpuMs(server.pid) - cpu0;
+      clientCpu = processCpuMs(client.pid) - clientCpu0;
+      pgCpu = postgresCpuSince(pgCpu0, postgresCpuByPid(dbName));
       await client.request({ cmd: 'close' });
     } finally {
       client.stop();
       await server.stop();
     }
   }
-  ctx.log(`connect N=${n}: all acknowledged in ${(acked / 1000).toFixed(1)} s, all subscribed in ${(subscribed / 1000).toFixed(1)} s (bare ws: ${(baselineMs / 1000).toFixed(1)} s); server CPU ${(serverCpu / 1000).toFixed(1)} s, ${(serverCpu / n).toFixed(2)} ms per socket`);
+  ctx.log(`connect N=${n}: all acknowledged in ${(acked / 1000).toFixed(1)} s, all subscribed in ${(subscribed / 1000).toFixed(1)} s (bare ws: ${(baselineMs / 1000).toFixed(1)} s, its server ${(baselineCpu / n).toFixed(2)} ms CPU per socket); server CPU ${(serverCpu / 1000).toFixed(1)} s, ${(serverCpu / n).toFixed(2)} ms per socket; load client CPU ${(clientCpu / 1000).toFixed(1)} s, Postgres CPU ${(pgCpu / 1000).toFixed(1)} s (backends on the bench database)`);
   return [
     {
       benchmark: 'connect',

@@ -18,6 +18,8 @@ const RAISE_FILES = 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
 export interface LoadClient {
   request(command: ClientCommand): Promise<ClientReply & { ok: true }>;
   stop(): void;
+  /** The client's node process (bash execs it). */
+  pid: number;
 }
 
 /** The load client as its own process, file limit raised, talking over IPC. */
@@ -45,6 +47,7 @@ export function startClient(): LoadClient {
       return next;
     },
     stop: () => proc.kill('SIGTERM'),
+    pid: proc.pid!,
   };
 }
 

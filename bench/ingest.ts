@@ -13,7 +13,7 @@ import { Role } from '../server/src/modules/identity/permissions';
 import { median, p99, timed, type BenchContext, type BenchRow } from './lib/report';
 import { createMigratedDatabase, sql, startInProcess } from './lib/setup';
 import { TAKE_EVENT_WRITER_LOCK } from '../server/src/db/event-writer-lock';
-import { postgresCpuMs, postgresCpuSince } from './lib/cpu';
+import { postgresCpuByPid, postgresCpuSince } from './lib/cpu';
 
 const CONCURRENCY = 32;
 const THREADS = 256;
@@ -45,10 +45,11 @@ interface CpuSplit {
 /** Runs `phase` and returns what it cost each process per message (the client reports its own). */
 async function cpuPerMessage(n: number, phase: () => Promise<number>): Promise<CpuSplit> {
   const server0 = process.cpuUsage();
-  const pg0 = postgresCpuMs();
+  // Every Postgres process, not only this database's backends: the WAL writer's flushes are the commits' cost.
+  const pg0 = postgresCpuByPid();
   const clientMs = await phase();
   const server = process.cpuUsage(server0);
-  return { server: (server.user + server.system) / 1000 / n, postgres: postgresCpuSince(pg0) / n, client: clientMs / n };
+  return { server: (server.user + server.system) / 1000 / n, postgres: postgresCpuSince(pg0, postgresCpuByPid()) / n, client: clientMs / n };
 }
 const fmtCpu = (c: CpuSplit) => `server ${c.server.toFixed(2)} + postgres ${c.postgres.toFixed(2)} + client ${c.client.toFixed(2)} ms`;
 

@@ -119,28 +119,47 @@ class PgSqlTx implements SqlTx {
 /** What reaches the ORM's pool: an EntityManager, or only its connection (`RequestContext.reader`, no fork). */
 export type PoolHandle = Pick<EntityManager, 'getConnection'> & Partial<Pick<EntityManager, 'getTransactionContext'>>;
 
+/** The ORM's connection as far as the statements here use it. */
+type OrmConnection = ReturnType<EntityManager['getConnection']>;
+
+const loggedByConnection = new WeakMap<object, boolean>();
+/** Whether the ORM logs queries (its `debug` option), asked once per connection. */
+function queryLogged(conn: OrmConnection): boolean {
+  let logged = loggedByConnection.get(conn);
+  if (logged === undefined) {
+    const debug = (conn as unknown as { config: { get(key: 'debug'): unknown } }).config.get('debug');
+    logged = debug === true || (Array.isArray(debug) && debug.includes('query'));
+    loggedByConnection.set(conn, logged);
+  }
+  return logged;
+}
+
 /** The ORM's pool and query logger, for statements run on its connections directly. */
-function poolOf(on: PoolHandle): { pool: KnexClient; log: (sql: string) => void } {
-  const conn = on.getConnection('write');
-  const debug = (conn as unknown as { config: { get(key: 'debug'): unknown } }).config.get('debug');
+function poolOf(conn: OrmConnection): { pool: KnexClient; log: (sql: string) => void } {
   const logQuery = (conn as unknown as { logQuery(sql: string): void }).logQuery.bind(conn);
-  return { pool: conn.getKnex().client as unknown as KnexClient, log: debug === true || (Array.isArray(debug) && debug.includes('query')) ? logQuery : () => undefined };
+  return { pool: conn.getKnex().client as unknown as KnexClient, log: queryLogged(conn) ? logQuery : () => undefined };
 }
 
 /**
- * One hand-written statement outside a transaction (`?` placeholders), on a connection of the ORM's pool driven
- * directly and prepared per connection, as in `sqlTransaction`: the hot reads (a credential by its hash, a
- * webhook's secret, a thread's row for a scope check). Inside an ORM transaction it runs in that transaction.
+ * One read statement (`?` placeholders) outside any transaction, on a pg connection of the ORM's pool driven
+ * directly as sqlTransaction drives it: bound parameters, prepared per connection, no knex or ORM formatting
+ * of the statement (which cost more than the statement's round trip on the hot reads: a credential by its hash,
+ * a webhook's secret, a thread's row, subscribing's safe line). Reported to the ORM's query logger.
  */
-export async function sqlQuery<T extends object>(on: PoolHandle, sql: string, params: readonly unknown[]): Promise<T[]> {
-  if (on.getTransactionContext?.()) return ormSql(on as EntityManager).all<T>(sql, params);
-  const { pool, log } = poolOf(on);
+export async function sqlRead<T extends object>(conn: OrmConnection, sql: string, params: readonly unknown[]): Promise<T[]> {
+  const { pool, log } = poolOf(conn);
   const client = await pool.acquireConnection();
   try {
     return await new PgSqlTx(client, log).all<T>(sql, params);
   } finally {
     await pool.releaseConnection(client);
   }
+}
+
+/** sqlRead through an EntityManager (or `RequestContext.reader`); inside an ORM transaction, in that transaction. */
+export async function sqlQuery<T extends object>(on: PoolHandle, sql: string, params: readonly unknown[]): Promise<T[]> {
+  if (on.getTransactionContext?.()) return ormSql(on as EntityManager).all<T>(sql, params);
+  return sqlRead<T>(on.getConnection('write'), sql, params);
 }
 
 /**
@@ -156,7 +175,7 @@ export async function sqlQuery<T extends object>(on: PoolHandle, sql: string, pa
  */
 export async function sqlTransaction<T>(em: EntityManager, cb: (tx: SqlTx) => Promise<T>, opts: { entityReads?: boolean } = {}): Promise<T> {
   if (em.getTransactionContext() || opts.entityReads) return plainTransaction(em, (tx) => cb(ormSql(tx)));
-  const { pool: knexClient, log } = poolOf(em);
+  const { pool: knexClient, log } = poolOf(em.getConnection('write'));
   const client = await knexClient.acquireConnection();
   const tx = new PgSqlTx(client, log);
   const events = em.getEventManager();

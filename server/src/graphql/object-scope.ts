@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { RequestContext } from './context';
+import { CoalescedReads } from '../shared/coalesce';
 
 /** The workspaces an object belongs to; null stands for the organization level. */
 export interface ObjectScope {
@@ -40,7 +41,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * that ask while a read is running share the next read (one that starts after they asked, so none gets an
  * answer older than its question). Nothing is kept once no read is running.
  */
-const inFlight = new WeakMap<object, Map<string, { running: Promise<ObjectScope | null> | null; queued: Promise<ObjectScope | null> | null }>>();
+const inFlight = new WeakMap<object, CoalescedReads<ObjectScope | null>>();
 
 export async function loadObjectScope(
   name: string,
@@ -55,34 +56,25 @@ export async function loadObjectScope(
   if (typeof id !== 'string' || !UUID.test(id)) return null;
   const principal = ctx.principal;
   if (!principal) return loader(ctx, id, purpose, info);
-  let reads = inFlight.get(principal);
-  if (!reads) inFlight.set(principal, (reads = new Map()));
   const key = `${purpose}:${name}:${id}`;
-  let entry = reads.get(key);
-  if (!entry) reads.set(key, (entry = { running: null, queued: null }));
-  const slot = entry;
-  const table = reads;
-  const start = (): Promise<ObjectScope | null> => {
-    const read = loader(ctx, id, purpose, info);
-    slot.running = read;
-    const settle = () => {
-      if (slot.running === read) slot.running = null;
-      if (!slot.running && !slot.queued && table.get(key) === slot) table.delete(key);
-    };
-    read.then(settle, settle);
-    return read;
-  };
-  if (!slot.running) return start();
-  slot.queued ??= slot.running
-    .then(
-      () => undefined,
-      () => undefined,
-    )
-    .then(() => {
-      slot.queued = null;
-      return start();
-    });
-  return slot.queued;
+  // A read's answer is kept for the request, as the loaders keep the rows: subscribing asks twice (the @auth
+  // check, then the resolver for the workspace), and an answer shared from another caller's read is not in this
+  // request's loaders. Writes ask afresh (their transaction's view).
+  const memoKey = purpose === 'read' ? `objectScope:${key}` : null;
+  if (memoKey) {
+    const kept = ctx.memo.get(memoKey) as Promise<ObjectScope | null> | undefined;
+    if (kept) return kept;
+  }
+  let reads = inFlight.get(principal);
+  if (!reads) inFlight.set(principal, (reads = new CoalescedReads()));
+  // `info` is a hint (a Thread scope may read the first message page with the thread): a read shared with another
+  // caller answers the same scope, only the hint's saving may be that caller's.
+  const answer = reads.read(key, () => loader(ctx, id, purpose, info));
+  if (memoKey) {
+    ctx.memo.set(memoKey, answer);
+    answer.catch(() => ctx.memo.get(memoKey) === answer && ctx.memo.delete(memoKey));
+  }
+  return answer;
 }
 
 export function isUuid(id: unknown): id is string {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EVENT_WRITER_LOCK } from '../db/event-writer-lock';
-import { asSql, type SqlTx } from '../db/sql-transaction';
+import { asSql, sqlRead, type SqlTx } from '../db/sql-transaction';
 import { encodeEventCursor, type LoggedEvent, type NewEvent } from './events';
 
 /** Workspaces touched by a transaction's events, published as wake-ups once it commits. */
@@ -197,7 +197,9 @@ export async function readRange(
 
 /** The newest safe position (where a fresh tailer starts). */
 export async function safeHead(em: EntityManager, floor = '0'): Promise<LogPosition> {
-  const rows = await em.getConnection().execute<Array<{ xid: string | null; id: string | null }>>(
+  // Outside any transaction (it reads the line as of now): bound and prepared on a pool connection (sqlRead).
+  const rows = await sqlRead<{ xid: string | null; id: string | null }>(
+    em.getConnection(),
     `select xid::text as xid, id::text as id from events where xid < greatest(${SAFE_LINE}, ?::xid8) order by events.xid desc, events.id desc limit 1`,
     [floor],
   );

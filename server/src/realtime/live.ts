@@ -6,6 +6,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { readRange, safeHead, type LogPosition } from './event-log';
 import { LiveSubscription, type LiveDeps } from './live-subscription';
 import { liveError } from '../graphql/errors';
+import { CoalescedReads } from '../shared/coalesce';
 
 export type { LiveDeps } from './live-subscription';
 
@@ -27,39 +28,16 @@ const REPLAY_PAGE = 500;
 /**
  * The safe line for subscriptions starting without a cursor, one read for all that start together (10k sockets
  * subscribing at once make a handful of reads, not 10k). A caller never joins a read that started before it
- * asked (it waits for the next one), so the line it gets is at least the one when it subscribed.
+ * asked (it waits for the next one), so the line it gets is at least the one when it subscribed. safeHead only
+ * takes the driver's connection: no EntityManager fork. Back-to-back reads are spaced: a burst of subscribers
+ * shares one read per interval (a subscriber waits at most that long), one after a quiet spell reads at once.
  */
-const safeHeads = new WeakMap<MikroORM, () => Promise<LogPosition>>();
+const SAFE_HEAD_SPACING_MS = 20;
+const safeHeads = new WeakMap<MikroORM, CoalescedReads<LogPosition>>();
 function sharedSafeHead(orm: MikroORM): Promise<LogPosition> {
-  let read = safeHeads.get(orm);
-  if (!read) safeHeads.set(orm, (read = coalesced(() => safeHead(orm.em.fork({ clear: true, useContext: false })))));
-  return read();
-}
-
-/** Runs `run` for callers, sharing one run among every caller that asked while the previous one was running. */
-function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
-  let running: Promise<T> | null = null;
-  let queued: Promise<T> | null = null;
-  const start = (): Promise<T> => {
-    const p = run();
-    running = p;
-    const clear = () => {
-      if (running === p) running = null;
-    };
-    p.then(clear, clear);
-    return p;
-  };
-  return () => {
-    if (!running) return start();
-    queued ??= running.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      queued = null;
-      return start();
-    });
-    return queued;
-  };
+  let reads = safeHeads.get(orm);
+  if (!reads) safeHeads.set(orm, (reads = new CoalescedReads(SAFE_HEAD_SPACING_MS)));
+  return reads.read('safeHead', () => safeHead(orm.em));
 }
 
 /**
