@@ -6,6 +6,7 @@ import { Role } from '../../server/src/modules/identity/permissions';
 import type { Workspace } from '../../server/src/modules/identity/organization.entity';
 import { SandboxProvider } from '../../server/src/modules/inbox/channel';
 import { api, codeOf, type Variables } from '../support/api';
+import { compareCursor } from '../../server/src/realtime/events';
 
 const CREATE = `mutation($w: ID!, $i: ShortcodeKeywordInput!) { createShortcodeKeyword(workspaceId: $w, input: $i) { id keyword autoReply active groupId group { id name } } }`;
 const SUBSCRIBERS = `query($w: ID!, $k: ID!, $all: Boolean) { shortcodeSubscribers(workspaceId: $w, keywordId: $k, includeOptedOut: $all) { edges { node { id phone source optedOutAt optedOutById } } } }`;
@@ -33,10 +34,19 @@ describe('shortcode keywords', () => {
   };
   const inbound = (from: string, body: string, externalId = `sc-${++n}`) =>
     ok(ingestKey, `mutation($i: InboundMessageInput!) { ingestInboundMessage(input: $i) { messageId threadId duplicate } }`, { i: { workspaceId: W.id, from, body, externalId } }).then((r) => r.ingestInboundMessage);
-  /** Runs the keyword worker over everything logged so far and hands over its replies (the signal to assert on). */
+  /**
+   * Runs the keyword worker over everything logged so far and hands over its replies (the signal to assert on).
+   * A pass reads only up to the log's safe line, which another writer's open transaction (the rollup worker's,
+   * a receipt batch) may hold below the newest event for a moment: passes repeat until the worker's position
+   * reaches the newest event committed when settle was called.
+   */
   const settle = async () => {
-    await server.app.shortcodes!.drain();
-    await server.app.shortcodes!.dispatch();
+    const [newest] = await sql<{ xid: string; id: string }>(`select xid::text as xid, id::text as id from events order by xid desc, id desc limit 1`);
+    for (;;) {
+      await server.app.shortcodes!.drain();
+      await server.app.shortcodes!.dispatch();
+      if (!newest || compareCursor(await server.app.shortcodes!.position(), newest) >= 0) return;
+    }
   };
   const repliesTo = (phone: string, body: string) => channel.sent.filter((s) => s.to === phone && s.body === body).length;
   const subscribers = async (all = false) => (await ok(marketer, SUBSCRIBERS, { w: W.id, k: keywordId, all })).shortcodeSubscribers.edges.map((e: any) => e.node);
