@@ -1,5 +1,6 @@
 import type { Logger } from '../../observability/logger';
 import type { DeliveryStatus } from './thread.entity';
+import { OrganizationBatches } from './organization-batches';
 
 export interface QueuedReceipt {
   organizationId: string;
@@ -17,46 +18,20 @@ const MAX_BATCH = 500;
  * per process, so a message's SENT is always applied before (or in the same batch as) its later DELIVERED;
  * across processes the row lock and the forward-only status rule keep them right, as for single receipts.
  */
-export class ReceiptQueue {
-  private queue: QueuedReceipt[] = [];
-  private draining: Promise<void> | null = null;
-
+export class ReceiptQueue extends OrganizationBatches<QueuedReceipt> {
   constructor(
     private readonly apply: (organizationId: string, receipts: QueuedReceipt[]) => Promise<unknown>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super(MAX_BATCH);
+  }
 
   push(receipt: QueuedReceipt): void {
-    this.queue.push(receipt);
-    this.draining ??= this.drain();
-  }
-
-  /** Resolves once every receipt pushed so far has been applied (or given up on). */
-  async idle(): Promise<void> {
-    while (this.draining) await this.draining;
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      // Receipts reported in the same tick (a provider's callback batch) go in one batch.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const byOrganization = new Map<string, QueuedReceipt[]>();
-        for (const r of batch) {
-          const list = byOrganization.get(r.organizationId);
-          if (list) list.push(r);
-          else byOrganization.set(r.organizationId, [r]);
-        }
-        for (const [organizationId, receipts] of byOrganization) await this.applyBatch(organizationId, receipts);
-      }
-    } finally {
-      this.draining = null;
-    }
+    this.enqueue(receipt);
   }
 
   /** A batch that fails (a lost connection, a deadlock) is retried one receipt at a time, in order. */
-  private async applyBatch(organizationId: string, receipts: QueuedReceipt[]): Promise<void> {
+  protected async applyBatch(organizationId: string, receipts: QueuedReceipt[]): Promise<void> {
     try {
       await this.apply(organizationId, receipts);
       return;
