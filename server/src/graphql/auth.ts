@@ -29,11 +29,8 @@ import { loadObjectScope, type ObjectScopePurpose } from './object-scope';
  *   for root fields that take `workspaceId`.
  * - { object, arg }: the object whose id is in that argument, loaded (tenant-scoped) by the loader registered
  *   under that name; the check runs against every workspace the object belongs to. Unknown ids: NOT_FOUND.
- */
-/**
- * Where a field's permissions are checked. `{ object, arg }`: in the workspace of the object whose id is at
- * `arg`; a mutation looks it up for writing (ObjectScopePurpose 'write'), unless `lookup: 'read'` says its
- * service reads (and locks) the object with a statement of its own, so the check needs only a plain row.
+ *   A mutation looks the object up for writing (ObjectScopePurpose 'write'), unless `lookup: 'read'` says its
+ *   service reads (and locks) the object with a statement of its own, so the check needs only a plain row.
  */
 export type AuthScope = 'parent' | 'organization' | 'anywhere' | { arg: string; object?: undefined } | { object: string; arg: string; lookup?: 'read' };
 
