@@ -116,8 +116,14 @@ class PgSqlTx implements SqlTx {
   }
 }
 
-/** What reaches the ORM's pool: an EntityManager, or only its connection (`RequestContext.reader`, no fork). */
-export type PoolHandle = Pick<EntityManager, 'getConnection'> & Partial<Pick<EntityManager, 'getTransactionContext'>>;
+/**
+ * What a plain-SQL read outside a transaction needs: the pool's connection. An EntityManager has it, so such a
+ * read takes either a request's fork or `RequestContext.reader` (no fork: forking costs more than the read).
+ */
+export type SqlReader = Pick<EntityManager, 'getConnection'>;
+
+/** A SqlReader, or an EntityManager that may be inside a transaction (sqlQuery then runs in it). */
+type PoolHandle = SqlReader & Partial<Pick<EntityManager, 'getTransactionContext'>>;
 
 /** The ORM's connection as far as the statements here use it. */
 type OrmConnection = ReturnType<EntityManager['getConnection']>;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SqlReader } from '../db/sql-reader';
+import type { SqlReader } from '../db/sql-transaction';
 import type { Logger } from '../observability/logger';
 import type { Principal } from '../modules/identity/principal';
 import type { Services } from '../services';

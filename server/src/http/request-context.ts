@@ -9,7 +9,7 @@ import { TENANT_FILTER } from '../db/tenant';
 import type { Logger } from '../observability/logger';
 import type { Services } from '../services';
 import type { LiveDeps } from '../realtime/live';
-import type { SqlReader } from '../db/sql-reader';
+import type { SqlReader } from '../db/sql-transaction';
 
 export interface ContextDeps {
   orm: MikroORM;

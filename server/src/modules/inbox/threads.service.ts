@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SqlReader } from '../../db/sql-reader';
+import type { SqlReader } from '../../db/sql-transaction';
 import { badInput, notFound } from '../../shared/errors';
 import type { Principal } from '../identity';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/pagination';
